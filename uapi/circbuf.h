@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * circbuf: a bounded in-kernel pipe exposed as /dev/circbuf.
+ *
+ * Writers fill a fixed-size circular buffer and readers drain it in FIFO
+ * order, like a pipe(2) whose capacity is set with the buffer_size module
+ * parameter. This header is the whole user-space ABI beyond read(2),
+ * write(2), poll(2) and FIONREAD.
+ *
+ * Every structure is made of fixed-width fields laid out without implicit
+ * padding, so 32-bit and 64-bit callers share one layout and the ioctls need
+ * no compat translation.
+ */
+#ifndef _UAPI_CIRCBUF_H
+#define _UAPI_CIRCBUF_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Name of the device node under /dev. */
+#define CIRCBUF_DEVICE_NAME	"circbuf"
+
+/* Default and largest accepted values of the buffer_size module parameter. */
+#define CIRCBUF_DEFAULT_SIZE	4096
+#define CIRCBUF_MAX_SIZE	(256U << 20)
+
+/**
+ * struct circbuf_stats - snapshot of the buffer, filled by CIRCBUF_GET_STATS
+ * @capacity:		size of the buffer in bytes (the buffer_size parameter)
+ * @used:		bytes buffered and not yet read (what FIONREAD returns)
+ * @available:		bytes that can be written without blocking
+ *			(@capacity - @used)
+ * @reads:		read() calls that returned at least one byte since load
+ * @writes:		write() calls that stored at least one byte since load
+ * @bytes_read:		bytes delivered to readers since load
+ * @bytes_written:	bytes stored by writers since load
+ * @readers:		open files of the device that can read
+ * @writers:		open files of the device that can write (an O_RDWR
+ *			file counts as a reader and as a writer)
+ * @reserved:		zero; room for later fields without a new ioctl
+ *
+ * All counters are taken under the device lock, so one snapshot is
+ * consistent: @used == @bytes_written - @bytes_read and
+ * @used + @available == @capacity.
+ */
+struct circbuf_stats {
+	__u64 capacity;
+	__u64 used;
+	__u64 available;
+	__u64 reads;
+	__u64 writes;
+	__u64 bytes_read;
+	__u64 bytes_written;
+	__u32 readers;
+	__u32 writers;
+	__u64 reserved[8];
+};
+
+/* ioctl type byte; 0xB8 is unassigned in ioctl-number.rst. */
+#define CIRCBUF_IOC_MAGIC	0xB8
+
+/*
+ * CIRCBUF_GET_STATS - copy a consistent snapshot of the buffer's state to
+ * the struct circbuf_stats at the argument. Fails with EFAULT if the
+ * argument is not a writable user address.
+ */
+#define CIRCBUF_GET_STATS	_IOR(CIRCBUF_IOC_MAGIC, 0x01, struct circbuf_stats)
+
+#endif /* _UAPI_CIRCBUF_H */
