@@ -1,0 +1,40 @@
+// CIRCBUF_GET_STATS and the two ways the tools print its result.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "circbuf.h"
+
+namespace circbuf {
+
+// Snapshot of the device's counters; ENOTTY means "not a circbuf device".
+std::expected<circbuf_stats, std::error_code> get_stats(int fd);
+
+// Call @f(name, value) for every field of struct circbuf_stats except
+// reserved, in declaration order. The JSON keys are the same names.
+template <typename F>
+void for_each_stat(const circbuf_stats &s, F &&f)
+{
+	f(std::string_view("capacity"), std::uint64_t(s.capacity));
+	f(std::string_view("used"), std::uint64_t(s.used));
+	f(std::string_view("available"), std::uint64_t(s.available));
+	f(std::string_view("reads"), std::uint64_t(s.reads));
+	f(std::string_view("writes"), std::uint64_t(s.writes));
+	f(std::string_view("bytes_read"), std::uint64_t(s.bytes_read));
+	f(std::string_view("bytes_written"), std::uint64_t(s.bytes_written));
+	f(std::string_view("readers"), std::uint64_t(s.readers));
+	f(std::string_view("writers"), std::uint64_t(s.writers));
+}
+
+// One "name  value" line per field; byte counts also in KiB/MiB/GiB.
+std::string format_stats_table(const circbuf_stats &s);
+// One JSON object on one line, without a trailing newline.
+std::string format_stats_json(const circbuf_stats &s);
+// "1.5 MiB" style, for humans.
+std::string format_bytes(std::uint64_t bytes);
+
+} // namespace circbuf

@@ -1,0 +1,65 @@
+// circbuf-stats: print the counters of a circbuf device (CIRCBUF_GET_STATS).
+#include <cstdio>
+#include <string>
+
+#include "circbuf/io.h"
+#include "circbuf/options.h"
+#include "circbuf/report.h"
+#include "circbuf/stats.h"
+
+using namespace circbuf;
+
+namespace {
+
+constexpr const char *kTool = "circbuf-stats";
+
+struct Options {
+	bool json = false;
+	std::string device = "/dev/circbuf";
+};
+
+Options parse_options(int argc, char **argv)
+{
+	Options o;
+	OptionParser p(kTool, "[--json] [DEVICE]",
+		       "Print a snapshot of every counter of a circbuf device "
+		       "(default /dev/circbuf):\ncapacity, used, available, reads, "
+		       "writes, bytes_read, bytes_written,\nreaders, writers. The "
+		       "tool opens the device read-only, so its own\nopen file is "
+		       "counted in readers.",
+		       "Exit status: 0 success, 1 the device could not be opened "
+		       "or queried,\n2 bad command line.");
+	p.flag("json", "print one JSON object with the same field names", o.json);
+	auto args = p.parse_or_exit(argc, argv);
+	if (args.size() > 1)
+		p.usage_error("too many arguments");
+	if (!args.empty())
+		o.device = args[0];
+	return o;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	Options o = parse_options(argc, argv);
+	auto fd = open_fd(o.device.c_str(), O_RDONLY);
+	if (!fd) {
+		print_error(kTool, o.device, fd.error());
+		return 1;
+	}
+	auto s = get_stats(fd->get());
+	if (!s) {
+		if (s.error() == std::errc::inappropriate_io_control_operation)
+			print_error(kTool, o.device + ": not a circbuf device", s.error());
+		else
+			print_error(kTool, o.device + ": CIRCBUF_GET_STATS", s.error());
+		return 1;
+	}
+	std::string out = o.json ? format_stats_json(*s) + "\n" : format_stats_table(*s);
+	if (std::fputs(out.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+		print_error(kTool, "stdout", errno_code());
+		return 1;
+	}
+	return 0;
+}
