@@ -22,7 +22,7 @@
 
 /* Default and largest accepted values of the buffer_size module parameter. */
 #define CIRCBUF_DEFAULT_SIZE	4096
-#define CIRCBUF_MAX_SIZE	(256U << 20)
+#define CIRCBUF_MAX_SIZE	268435456	/* 256 MiB */
 
 /**
  * struct circbuf_stats - snapshot of the buffer, filled by CIRCBUF_GET_STATS

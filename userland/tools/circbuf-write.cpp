@@ -18,9 +18,8 @@ constexpr const char *kTool = "circbuf-write";
 
 struct Options {
 	std::uint64_t block_size = 4096;
-	std::uint64_t count = 0; // 0: no limit
-	bool has_count = false;
-	std::string input;	 // empty: stdin
+	std::uint64_t count = UINT64_MAX; // UINT64_MAX: until end of input
+	std::string input;		  // empty: stdin
 	bool pattern = false;
 	std::string device;
 };
@@ -28,7 +27,6 @@ struct Options {
 Options parse_options(int argc, char **argv)
 {
 	Options o;
-	o.count = UINT64_MAX;
 	OptionParser p(kTool, "[OPTIONS] DEVICE",
 		       "Write the contents of a file (default: stdin) or the "
 		       "deterministic test pattern\ninto DEVICE, one write() per "
@@ -48,12 +46,11 @@ Options parse_options(int argc, char **argv)
 	if (args.size() != 1)
 		p.usage_error(args.empty() ? "missing DEVICE" : "too many arguments");
 	o.device = args[0];
-	o.has_count = o.count != UINT64_MAX;
 	if (o.block_size == 0)
 		p.usage_error("--block-size must be at least 1");
 	if (o.pattern && !o.input.empty())
 		p.usage_error("--pattern and --input exclude each other");
-	if (o.pattern && !o.has_count)
+	if (o.pattern && o.count == UINT64_MAX)
 		p.usage_error("--pattern needs --count");
 	return o;
 }

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * circbuf: /dev/circbuf, a bounded pipe in kernel memory.
+ *
+ * Writers fill a ring of buffer_size bytes and readers drain it in FIFO
+ * order. A read blocks while the ring is empty and some file is open for
+ * writing, and returns 0 (end of file) once it is empty with no writer. A
+ * write blocks while the ring is full; writes of at most PIPE_BUF bytes (or
+ * of the whole capacity, when that is smaller) are atomic. No reader is
+ * needed for a write: data waits in the ring, which lives from module load
+ * to unload, across opens and closes. poll() reports EPOLLIN, EPOLLOUT and
+ * EPOLLHUP; FIONREAD and the CIRCBUF_GET_STATS ioctl describe the ring.
+ *
+ * The ring is coherent DMA memory (dma/circbuf_dma_buf.c) allocated for a
+ * platform device this module creates, so that it has a DMA mask; the ring
+ * arithmetic lives in circbuf_ring.h, shared with the host unit tests.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <asm/ioctls.h>
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/ioctl.h>
+#include <linux/lockdep.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pipe_fs_i.h>
+#include <linux/platform_device.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "circbuf.h"
+#include "circbuf_dma_buf.h"
+#include "circbuf_ring.h"
+
+#define CIRCBUF_MIN_SEGMENT	PAGE_SIZE
+#define CIRCBUF_MAX_SEGMENT	(PAGE_SIZE << (MAX_ORDER - 1))
+
+static unsigned int buffer_size = CIRCBUF_DEFAULT_SIZE;
+module_param(buffer_size, uint, 0444);
+MODULE_PARM_DESC(buffer_size,
+		 "Capacity of the ring in bytes, 1.." __stringify(CIRCBUF_MAX_SIZE) " (default " __stringify(CIRCBUF_DEFAULT_SIZE) ")");
+
+static ushort mode = 0600;
+module_param(mode, ushort, 0444);
+MODULE_PARM_DESC(mode, "Permissions of /dev/circbuf, e.g. 0666 (default 0600)");
+
+static unsigned int segment_size = SZ_1M;
+module_param(segment_size, uint, 0444);
+MODULE_PARM_DESC(segment_size,
+		 "Bytes per coherent DMA segment of the ring: a power of two from PAGE_SIZE to 4 MiB (default 1 MiB)");
+
+/**
+ * struct circbuf_dev - the device and its ring
+ * @misc:		/dev/circbuf
+ * @dev:		the platform device that owns the DMA memory
+ * @buf:		the ring's storage; fixed from probe to remove
+ * @atomic_max:		writes of at most this many bytes are atomic:
+ *			min(PIPE_BUF, capacity); fixed
+ * @lock:		serialises readers and writers; protects @ring,
+ *			@readers, @writers and the counters below. A mutex,
+ *			because copy_{to,from}_user() may fault and sleep.
+ * @ring:		positions in @buf (@lock)
+ * @readers:		open files with FMODE_READ (@lock)
+ * @writers:		open files with FMODE_WRITE (@lock)
+ * @poll_usage:		someone polled; wake on every change (@lock)
+ * @reads:		read() calls that returned data (@lock)
+ * @writes:		write() calls that stored data (@lock)
+ * @bytes_read:		bytes delivered to readers (@lock)
+ * @bytes_written:	bytes stored by writers (@lock)
+ * @rd_wait:		readers wait here for data or end of file
+ * @wr_wait:		writers wait here for @atomic_max bytes of space
+ */
+struct circbuf_dev {
+	struct miscdevice misc;
+	struct device *dev;
+	struct circbuf_dma_buf buf;
+	size_t atomic_max;
+
+	struct mutex lock;
+	struct circbuf_ring ring;
+	unsigned int readers;
+	unsigned int writers;
+	bool poll_usage;
+	u64 reads;
+	u64 writes;
+	u64 bytes_read;
+	u64 bytes_written;
+
+	wait_queue_head_t rd_wait;
+	wait_queue_head_t wr_wait;
+};
+
+static struct circbuf_dev *file_to_cb(struct file *file)
+{
+	return container_of(file->private_data, struct circbuf_dev, misc);
+}
+
+/*
+ * Wait conditions. They run without @lock, so they read the fields with
+ * READ_ONCE() and the caller rechecks under the lock.
+ */
+static bool circbuf_readable(struct circbuf_dev *cb)
+{
+	return READ_ONCE(cb->ring.used) || !READ_ONCE(cb->writers);
+}
+
+/*
+ * Writers sleep until @atomic_max bytes are free: enough for any atomic
+ * write, so every writer waits for the same condition and an exclusive
+ * wake-up never goes to a writer that cannot use it.
+ */
+static bool circbuf_writable(struct circbuf_dev *cb)
+{
+	return cb->ring.cap - READ_ONCE(cb->ring.used) >= cb->atomic_max;
+}
+
+/*
+ * Copy up to @len buffered bytes to @ubuf, stopping at the first fault.
+ * Return: the bytes copied; the caller consumes exactly those.
+ */
+static size_t circbuf_copy_out(struct circbuf_dev *cb, char __user *ubuf,
+			       size_t len)
+{
+	struct circbuf_span sp[2];
+	size_t done = 0;
+	unsigned int i;
+
+	lockdep_assert_held(&cb->lock);
+	circbuf_ring_read_spans(&cb->ring, len, sp);
+	for (i = 0; i < ARRAY_SIZE(sp); i++) {
+		size_t off = sp[i].off, left = sp[i].len;
+
+		while (left) {
+			size_t idx, seg_off, chunk, uncopied;
+
+			chunk = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
+						  &idx, &seg_off);
+			uncopied = copy_to_user(ubuf + done,
+						cb->buf.segs[idx].cpu + seg_off,
+						chunk);
+			done += chunk - uncopied;
+			if (uncopied)
+				return done;
+			off += chunk;
+			left -= chunk;
+			cond_resched();
+		}
+	}
+	return done;
+}
+
+/*
+ * Copy up to @len bytes from @ubuf into the free space, stopping at the
+ * first fault. Return: the bytes copied; the caller commits exactly those.
+ */
+static size_t circbuf_copy_in(struct circbuf_dev *cb, const char __user *ubuf,
+			      size_t len)
+{
+	struct circbuf_span sp[2];
+	size_t done = 0;
+	unsigned int i;
+
+	lockdep_assert_held(&cb->lock);
+	circbuf_ring_write_spans(&cb->ring, len, sp);
+	for (i = 0; i < ARRAY_SIZE(sp); i++) {
+		size_t off = sp[i].off, left = sp[i].len;
+
+		while (left) {
+			size_t idx, seg_off, chunk, uncopied;
+
+			chunk = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
+						  &idx, &seg_off);
+			uncopied = copy_from_user(cb->buf.segs[idx].cpu + seg_off,
+						  ubuf + done, chunk);
+			done += chunk - uncopied;
+			if (uncopied)
+				return done;
+			off += chunk;
+			left -= chunk;
+			cond_resched();
+		}
+	}
+	return done;
+}
+
+/* Count the file's modes in. */
+static int circbuf_open(struct inode *inode, struct file *file)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+
+	mutex_lock(&cb->lock);
+	if (file->f_mode & FMODE_READ)
+		cb->readers++;
+	if (file->f_mode & FMODE_WRITE)
+		cb->writers++;
+	mutex_unlock(&cb->lock);
+
+	return stream_open(inode, file);
+}
+
+/* Count the file's modes out; the last writer's close is end of file. */
+static int circbuf_release(struct inode *inode, struct file *file)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+	bool eof = false;
+
+	mutex_lock(&cb->lock);
+	if (file->f_mode & FMODE_READ)
+		cb->readers--;
+	if (file->f_mode & FMODE_WRITE)
+		eof = !--cb->writers;
+	mutex_unlock(&cb->lock);
+
+	/* Every sleeping reader must see end of file, not just one. */
+	if (eof)
+		__wake_up(&cb->rd_wait, TASK_INTERRUPTIBLE, 0,
+			  poll_to_key(EPOLLIN | EPOLLRDNORM | EPOLLHUP));
+	return 0;
+}
+
+/* Return up to @count buffered bytes; block while empty and writers exist. */
+static ssize_t circbuf_read(struct file *file, char __user *ubuf,
+			    size_t count, loff_t *ppos)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+	bool wake_writer, wake_next_reader;
+	size_t space, done;
+
+	if (!count)
+		return 0;
+	if (mutex_lock_interruptible(&cb->lock))
+		return -ERESTARTSYS;
+
+	while (circbuf_ring_empty(&cb->ring)) {
+		if (!cb->writers) {
+			mutex_unlock(&cb->lock);
+			return 0;
+		}
+		mutex_unlock(&cb->lock);
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible_exclusive(cb->rd_wait,
+						       circbuf_readable(cb)))
+			return -ERESTARTSYS;
+		/*
+		 * Not interruptible: an exclusive waiter that was woken owns
+		 * the wake-up and must use it or pass it on.
+		 */
+		mutex_lock(&cb->lock);
+	}
+
+	space = circbuf_ring_space(&cb->ring);
+	done = circbuf_copy_out(cb, ubuf, count);
+	if (done) {
+		circbuf_ring_consume(&cb->ring, done);
+		cb->reads++;
+		cb->bytes_read += done;
+	}
+	/* Writers wait for atomic_max bytes: wake one when that appears. */
+	wake_writer = done && (space < cb->atomic_max || cb->poll_usage) &&
+		      circbuf_ring_space(&cb->ring) >= cb->atomic_max;
+	wake_next_reader = !circbuf_ring_empty(&cb->ring);
+	mutex_unlock(&cb->lock);
+
+	if (wake_writer)
+		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
+	if (wake_next_reader)
+		wake_up_interruptible_poll(&cb->rd_wait, EPOLLIN | EPOLLRDNORM);
+	return done ? done : -EFAULT;
+}
+
+/*
+ * Store all @count bytes, blocking while the ring is full. Up to
+ * @atomic_max bytes go in one piece or (O_NONBLOCK) not at all; larger
+ * writes store what fits and wait for more.
+ */
+static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+	bool is_atomic = count <= cb->atomic_max;
+	bool wake_next_writer;
+	size_t done = 0;
+	ssize_t err = 0;
+
+	if (!count)
+		return 0;
+	if (mutex_lock_interruptible(&cb->lock))
+		return -ERESTARTSYS;
+
+	for (;;) {
+		size_t space = circbuf_ring_space(&cb->ring);
+		size_t want = count - done;
+
+		if (space && (!is_atomic || space >= want)) {
+			bool was_empty = circbuf_ring_empty(&cb->ring);
+			size_t n = circbuf_copy_in(cb, ubuf + done, want);
+
+			if (n) {
+				circbuf_ring_produce(&cb->ring, n);
+				cb->bytes_written += n;
+				done += n;
+				/*
+				 * Wake a reader now, not on return: this
+				 * writer may go on to wait for space that
+				 * only a reader can make.
+				 */
+				if (was_empty || cb->poll_usage)
+					wake_up_interruptible_poll(&cb->rd_wait,
+								   EPOLLIN | EPOLLRDNORM);
+			}
+			if (n < min(want, space)) {
+				err = -EFAULT;
+				break;
+			}
+			if (done == count)
+				break;
+		}
+		if (file->f_flags & O_NONBLOCK) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = -ERESTARTSYS;
+			break;
+		}
+		mutex_unlock(&cb->lock);
+		if (wait_event_interruptible_exclusive(cb->wr_wait,
+						       circbuf_writable(cb)))
+			return done ? done : -ERESTARTSYS;
+		/* Not interruptible, as in circbuf_read(). */
+		mutex_lock(&cb->lock);
+	}
+
+	if (done)
+		cb->writes++;
+	/* Pass the wake-up on if another writer can still make progress. */
+	wake_next_writer = circbuf_ring_space(&cb->ring) >= cb->atomic_max;
+	mutex_unlock(&cb->lock);
+
+	if (wake_next_writer)
+		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
+	return done ? done : err;
+}
+
+/* Readiness: data to read, room for an atomic write, or end of file. */
+static __poll_t circbuf_poll(struct file *file, poll_table *wait)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+	__poll_t mask = 0;
+
+	/* Register first, then look, so no wake-up falls in between. */
+	if (file->f_mode & FMODE_READ)
+		poll_wait(file, &cb->rd_wait, wait);
+	if (file->f_mode & FMODE_WRITE)
+		poll_wait(file, &cb->wr_wait, wait);
+
+	mutex_lock(&cb->lock);
+	cb->poll_usage = true;
+	if (file->f_mode & FMODE_READ) {
+		if (!circbuf_ring_empty(&cb->ring))
+			mask |= EPOLLIN | EPOLLRDNORM;
+		else if (!cb->writers)
+			mask |= EPOLLHUP;
+	}
+	if ((file->f_mode & FMODE_WRITE) &&
+	    circbuf_ring_space(&cb->ring) >= cb->atomic_max)
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	mutex_unlock(&cb->lock);
+
+	return mask;
+}
+
+/* Take a consistent snapshot of the ring and its counters. */
+static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
+{
+	lockdep_assert_held(&cb->lock);
+	memset(st, 0, sizeof(*st));
+	st->capacity = cb->ring.cap;
+	st->used = circbuf_ring_used(&cb->ring);
+	st->available = circbuf_ring_space(&cb->ring);
+	st->reads = cb->reads;
+	st->writes = cb->writes;
+	st->bytes_read = cb->bytes_read;
+	st->bytes_written = cb->bytes_written;
+	st->readers = cb->readers;
+	st->writers = cb->writers;
+}
+
+/* CIRCBUF_GET_STATS and FIONREAD. */
+static long circbuf_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+	void __user *argp = (void __user *)arg;
+	struct circbuf_stats st;
+	int used;
+
+	switch (cmd) {
+	case CIRCBUF_GET_STATS:
+		if (mutex_lock_interruptible(&cb->lock))
+			return -ERESTARTSYS;
+		circbuf_fill_stats(cb, &st);
+		mutex_unlock(&cb->lock);
+		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	case FIONREAD:
+		/* An int, as for pipes: the capacity is far below INT_MAX. */
+		used = READ_ONCE(cb->ring.used);
+		return put_user(used, (int __user *)argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations circbuf_fops = {
+	.owner		= THIS_MODULE,
+	.open		= circbuf_open,
+	.release	= circbuf_release,
+	.read		= circbuf_read,
+	.write		= circbuf_write,
+	.poll		= circbuf_poll,
+	.unlocked_ioctl	= circbuf_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+static int __init circbuf_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	struct circbuf_dev *cb;
+	int err;
+
+	err = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (err) {
+		dev_err(dev, "no usable DMA mask: %d\n", err);
+		return err;
+	}
+
+	cb = devm_kzalloc(dev, sizeof(*cb), GFP_KERNEL);
+	if (!cb)
+		return -ENOMEM;
+	cb->dev = dev;
+	mutex_init(&cb->lock);
+	init_waitqueue_head(&cb->rd_wait);
+	init_waitqueue_head(&cb->wr_wait);
+	circbuf_ring_init(&cb->ring, buffer_size);
+	cb->atomic_max = min_t(size_t, PIPE_BUF, buffer_size);
+
+	err = circbuf_dma_buf_alloc(&cb->buf, dev, buffer_size,
+				    ilog2(segment_size));
+	if (err)
+		return err;
+
+	cb->misc.minor = MISC_DYNAMIC_MINOR;
+	cb->misc.name = CIRCBUF_DEVICE_NAME;
+	cb->misc.fops = &circbuf_fops;
+	cb->misc.parent = dev;
+	cb->misc.mode = mode;
+	err = misc_register(&cb->misc);
+	if (err) {
+		dev_err(dev, "cannot register /dev/%s: %d\n",
+			CIRCBUF_DEVICE_NAME, err);
+		goto err_free_buf;
+	}
+	platform_set_drvdata(pdev, cb);
+
+	dev_info(dev, "/dev/%s ready: %u bytes in %zu coherent segment(s)\n",
+		 CIRCBUF_DEVICE_NAME, buffer_size, cb->buf.nr_segs);
+	return 0;
+
+err_free_buf:
+	circbuf_dma_buf_free(&cb->buf);
+	return err;
+}
+
+/*
+ * Undo the probe. No file can be open: each holds a reference on this
+ * module, and the driver has no sysfs unbind (platform_driver_probe()).
+ */
+static void circbuf_remove(struct platform_device *pdev)
+{
+	struct circbuf_dev *cb = platform_get_drvdata(pdev);
+
+	misc_deregister(&cb->misc);
+	circbuf_dma_buf_free(&cb->buf);
+	mutex_destroy(&cb->lock);
+}
+
+static struct platform_driver circbuf_driver = {
+	.driver = {
+		.name = CIRCBUF_DEVICE_NAME,
+	},
+	.remove_new = circbuf_remove,
+};
+
+static struct platform_device *circbuf_pdev;
+
+static int __init circbuf_init(void)
+{
+	if (buffer_size < 1 || buffer_size > CIRCBUF_MAX_SIZE) {
+		pr_err("buffer_size=%u is out of range: it must be 1..%u bytes\n",
+		       buffer_size, CIRCBUF_MAX_SIZE);
+		return -EINVAL;
+	}
+	if (mode & ~0777) {
+		pr_err("mode=%#o is not a permission mode: it must be 0..0777\n",
+		       mode);
+		return -EINVAL;
+	}
+	if (!is_power_of_2(segment_size) ||
+	    segment_size < CIRCBUF_MIN_SEGMENT ||
+	    segment_size > CIRCBUF_MAX_SEGMENT) {
+		pr_err("segment_size=%u is invalid: it must be a power of two from %lu to %lu bytes\n",
+		       segment_size, CIRCBUF_MIN_SEGMENT, CIRCBUF_MAX_SEGMENT);
+		return -EINVAL;
+	}
+
+	/*
+	 * Create the device and probe it right away: a probe failure fails
+	 * the load instead of leaving a driver with nothing bound.
+	 */
+	circbuf_pdev = platform_create_bundle(&circbuf_driver, circbuf_probe,
+					      NULL, 0, NULL, 0);
+	return PTR_ERR_OR_ZERO(circbuf_pdev);
+}
+
+static void __exit circbuf_exit(void)
+{
+	platform_device_unregister(circbuf_pdev);
+	platform_driver_unregister(&circbuf_driver);
+}
+
+module_init(circbuf_init);
+module_exit(circbuf_exit);
+
+MODULE_DESCRIPTION("Bounded pipe in coherent DMA memory: /dev/circbuf");
+MODULE_AUTHOR("The circbuf authors");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,447 @@
+// Helpers of the in-VM tests: module control, I/O wrappers, the fixture and
+// the per-test watchdog. See vm_test.h.
+#include "vm_test.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace circbuf_vm {
+
+Fd &Fd::operator=(Fd &&other) noexcept
+{
+	if (this != &other)
+		reset(other.release());
+	return *this;
+}
+
+void Fd::reset(int fd)
+{
+	if (fd_ >= 0) {
+		int saved = errno;
+		close(fd_);
+		errno = saved;
+	}
+	fd_ = fd;
+}
+
+Fd open_device(int flags)
+{
+	return Fd(open(kDevice, flags | O_CLOEXEC));
+}
+
+void PrintTo(const Io &io, std::ostream *os)
+{
+	if (io.ret >= 0)
+		*os << "returned " << io.ret;
+	else
+		*os << "failed with " << strerrorname_np(io.err) << " (" << std::strerror(io.err) << ")";
+}
+
+Io sys_read(int fd, void *buf, size_t n)
+{
+	long r = syscall(SYS_read, fd, buf, n);
+	return r < 0 ? err(errno) : ok(r);
+}
+
+Io sys_write(int fd, const void *buf, size_t n)
+{
+	long r = syscall(SYS_write, fd, buf, n);
+	return r < 0 ? err(errno) : ok(r);
+}
+
+uint8_t pattern_byte(uint64_t i, unsigned seed)
+{
+	// Fibonacci hashing of the position: neighbouring bytes differ and the
+	// stream does not repeat at any ring size a test uses.
+	uint64_t x = (i + uint64_t{seed} * 0x100000001ULL) * 0x9E3779B97F4A7C15ULL;
+	return static_cast<uint8_t>(x >> 56);
+}
+
+std::vector<uint8_t> pattern(uint64_t offset, size_t n, unsigned seed)
+{
+	std::vector<uint8_t> v(n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = pattern_byte(offset + i, seed);
+	return v;
+}
+
+std::vector<uint8_t> read_bytes(int fd, size_t n, Clock::duration timeout)
+{
+	std::vector<uint8_t> out(n);
+	size_t got = 0;
+	while (got < n) {
+		pollfd p{fd, POLLIN, 0};
+		int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+		int pr = poll(&p, 1, ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			break;
+		Io r = sys_read(fd, out.data() + got, n - got);
+		if (r.ret > 0)
+			got += r.ret;
+		else if (r.ret == 0 || (r.err != EAGAIN && r.err != EINTR))
+			break;
+	}
+	out.resize(got);
+	return out;
+}
+
+bool cycle_bytes(int fd, uint64_t n)
+{
+	std::vector<uint8_t> buf(std::min<uint64_t>(n, 4 << 20));
+	const uint64_t cap = get_stats(fd).capacity;
+	while (n > 0) {
+		size_t chunk = std::min<uint64_t>({n, cap, buf.size()});
+		Io w = sys_write(fd, buf.data(), chunk);
+		if (w != ok(static_cast<ssize_t>(chunk))) {
+			ADD_FAILURE() << "writing " << chunk << " bytes into the empty ring " << testing::PrintToString(w);
+			return false;
+		}
+		Io r = sys_read(fd, buf.data(), chunk);
+		if (r != ok(static_cast<ssize_t>(chunk))) {
+			ADD_FAILURE() << "reading " << chunk << " bytes back " << testing::PrintToString(r);
+			return false;
+		}
+		n -= chunk;
+	}
+	return true;
+}
+
+circbuf_stats get_stats(int fd)
+{
+	circbuf_stats s;
+	std::memset(&s, 0, sizeof(s));
+	if (ioctl(fd, CIRCBUF_GET_STATS, &s) != 0) {
+		ADD_FAILURE() << "CIRCBUF_GET_STATS: " << std::strerror(errno);
+		std::memset(&s, 0, sizeof(s));
+	}
+	return s;
+}
+
+std::optional<std::string> read_text_file(const char *path)
+{
+	std::ifstream in(path);
+	if (!in)
+		return std::nullopt;
+	std::stringstream ss;
+	ss << in.rdbuf();
+	std::string s = ss.str();
+	while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+		s.pop_back();
+	return s;
+}
+
+bool wait_for_path(const char *path, bool present, Clock::duration timeout)
+{
+	const auto deadline = Clock::now() + timeout;
+	for (;;) {
+		struct stat st;
+		if ((stat(path, &st) == 0) == present)
+			return true;
+		if (Clock::now() > deadline)
+			return false;
+		std::this_thread::sleep_for(10ms);
+	}
+}
+
+namespace {
+
+// State ('S', 'R', ...) of thread tid, or 0 if unknown.
+char thread_state(pid_t tid)
+{
+	auto stat = read_text_file(("/proc/self/task/" + std::to_string(tid) + "/stat").c_str());
+	if (!stat)
+		return 0;
+	// "tid (comm) S ...": comm may hold anything, so look after the last ')'.
+	size_t p = stat->rfind(')');
+	if (p == std::string::npos || p + 2 >= stat->size())
+		return 0;
+	return (*stat)[p + 2];
+}
+
+// System call thread tid is in, -1 if none, -2 if running or unknown.
+long thread_syscall(pid_t tid)
+{
+	auto text = read_text_file(("/proc/self/task/" + std::to_string(tid) + "/syscall").c_str());
+	if (!text || text->empty() || !(std::isdigit((*text)[0]) || (*text)[0] == '-'))
+		return -2;
+	return std::strtol(text->c_str(), nullptr, 10);
+}
+
+}  // namespace
+
+bool wait_until_blocked(pid_t tid, long nr, Clock::duration timeout)
+{
+	const auto deadline = Clock::now() + timeout;
+	int hits = 0;
+	while (Clock::now() < deadline) {
+		long sc = thread_syscall(tid);
+		bool in_call = nr < 0 ? sc >= 0 : sc == nr;
+		// Two sightings 20 ms apart: not a passing sleep on a lock.
+		if (in_call && thread_state(tid) == 'S') {
+			if (++hits == 2)
+				return true;
+		} else {
+			hits = 0;
+		}
+		std::this_thread::sleep_for(20ms);
+	}
+	return false;
+}
+
+Params parse_params(std::string_view text)
+{
+	Params params;
+	std::istringstream in{std::string(text)};
+	std::string word;
+	while (in >> word) {
+		size_t eq = word.find('=');
+		if (eq == std::string::npos)
+			params[word] = "";
+		else
+			params[word.substr(0, eq)] = word.substr(eq + 1);
+	}
+	return params;
+}
+
+std::string format_params(const Params &params)
+{
+	std::string s;
+	for (const auto &[k, v] : params) {
+		if (!s.empty())
+			s += ' ';
+		s += v.empty() ? k : k + "=" + v;
+	}
+	return s;
+}
+
+const Params &harness_params()
+{
+	static const Params params = [] {
+		const char *env = std::getenv("CIRCBUF_PARAMS");
+		return parse_params(env ? env : "");
+	}();
+	return params;
+}
+
+Params harness_params_with(const Params &overrides)
+{
+	Params p = harness_params();
+	for (const auto &[k, v] : overrides)
+		p[k] = v;
+	return p;
+}
+
+const char *module_path()
+{
+	const char *ko = std::getenv("CIRCBUF_KO");
+	return ko && *ko ? ko : nullptr;
+}
+
+bool module_loaded()
+{
+	struct stat st;
+	return stat(kSysModule, &st) == 0;
+}
+
+namespace {
+
+// What the module was last loaded with by this process; at start, what the
+// harness loaded it with. Empty when the module is not loaded.
+std::optional<Params> &loaded_params()
+{
+	static std::optional<Params> loaded = harness_params();
+	return loaded;
+}
+
+}  // namespace
+
+int load_module(const std::string &params)
+{
+	const char *ko = module_path();
+	if (!ko)
+		return ENOENT;
+	Fd fd(open(ko, O_RDONLY | O_CLOEXEC));
+	if (!fd.valid())
+		return errno;
+	if (syscall(SYS_finit_module, fd.get(), params.c_str(), 0) != 0)
+		return errno;
+	loaded_params() = parse_params(params);
+	return 0;
+}
+
+int unload_module()
+{
+	if (syscall(SYS_delete_module, kModuleName, O_NONBLOCK) != 0)
+		return errno;
+	loaded_params().reset();
+	return 0;
+}
+
+std::string reload_module(const Params &params)
+{
+	if (module_loaded()) {
+		// A file closed by another thread or process a moment ago may
+		// still hold the module briefly: retry for a while.
+		int e = 0;
+		for (int i = 0; i < 100; i++) {
+			e = unload_module();
+			if (e != EAGAIN && e != EBUSY)
+				break;
+			std::this_thread::sleep_for(20ms);
+		}
+		if (e != 0 && e != ENOENT)
+			return std::string("rmmod circbuf: ") + std::strerror(e);
+	}
+	if (!wait_for_path(kDevice, false))
+		return std::string(kDevice) + " still exists after rmmod";
+	std::string text = format_params(params);
+	if (int e = load_module(text); e != 0)
+		return "insmod circbuf.ko " + text + ": " + std::strerror(e);
+	if (!wait_for_path(kDevice, true))
+		return std::string(kDevice) + " did not appear after insmod " + text;
+	return "";
+}
+
+std::string ensure_module(const Params &params)
+{
+	if (module_loaded() && loaded_params() == params)
+		return "";
+	return reload_module(params);
+}
+
+ScopedSigaction::ScopedSigaction(int sig, void (*handler)(int), int flags) : sig_(sig)
+{
+	struct sigaction sa {};
+	sa.sa_handler = handler;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, &old_);
+}
+
+ScopedSigaction::~ScopedSigaction()
+{
+	sigaction(sig_, &old_, nullptr);
+}
+
+void CircbufTest::SetUp()
+{
+	if (module_path()) {
+		std::string e = ensure_module(harness_params());
+		ASSERT_EQ(e, "") << "cannot restore the module";
+	}
+	ASSERT_TRUE(wait_for_path(kDevice, true)) << kDevice << " does not exist: is the module loaded?";
+
+	// Drain what an earlier test may have left. With no writer open an
+	// empty device reads as EOF, so either 0 or EAGAIN ends the loop.
+	Fd fd = open_device(O_RDONLY | O_NONBLOCK);
+	ASSERT_TRUE(fd.valid()) << "open " << kDevice << ": " << std::strerror(errno);
+	circbuf_stats s = get_stats(fd.get());
+	ASSERT_FALSE(HasFailure());
+	std::vector<uint8_t> buf(1 << 16);
+	uint64_t drained = 0;
+	for (;;) {
+		Io r = sys_read(fd.get(), buf.data(), buf.size());
+		if (r.ret == 0 || r.err == EAGAIN)
+			break;
+		ASSERT_GT(r.ret, 0) << "draining the device: " << testing::PrintToString(r);
+		drained += r.ret;
+		ASSERT_LE(drained, s.capacity) << "read more than the capacity while draining";
+	}
+	s = get_stats(fd.get());
+	ASSERT_EQ(s.used, 0u) << "device not empty after draining it";
+	ASSERT_EQ(s.readers, 1u) << "an earlier test left a file of the device open";
+	ASSERT_EQ(s.writers, 0u) << "an earlier test left a file of the device open";
+	ASSERT_GT(s.capacity, 0u);
+	capacity_ = s.capacity;
+}
+
+void CircbufTest::TearDown()
+{
+	if (module_path()) {
+		std::string e = ensure_module(harness_params());
+		EXPECT_EQ(e, "") << "cannot restore the module with the harness parameters";
+	}
+}
+
+bool CircbufTest::reload(const Params &overrides)
+{
+	if (!module_path()) {
+		[] { GTEST_SKIP() << "CIRCBUF_KO is not set: not running under tests/vm/run"; }();
+		return false;
+	}
+	std::string e = reload_module(harness_params_with(overrides));
+	EXPECT_EQ(e, "");
+	if (!e.empty())
+		return false;
+	Fd fd = open_device(O_RDONLY | O_NONBLOCK);
+	EXPECT_TRUE(fd.valid()) << "open " << kDevice << ": " << std::strerror(errno);
+	if (!fd.valid())
+		return false;
+	capacity_ = get_stats(fd.get()).capacity;
+	return !HasFailure();
+}
+
+bool CircbufTest::need_capacity(uint64_t n)
+{
+	if (capacity_ >= n)
+		return true;
+	[this, n] { GTEST_SKIP() << "needs a capacity of at least " << n << ", loaded with " << capacity_; }();
+	return false;
+}
+
+namespace {
+
+void ignore_signal(int) {}
+
+// Test name for the watchdog's message, written before the alarm is set.
+char watchdog_name[256];
+
+void watchdog_fired(int)
+{
+	static const char pre[] = "\ncircbuf-vm-test: watchdog: ";
+	static const char post[] = " is still running, giving up\n";
+	(void)!write(STDERR_FILENO, pre, sizeof(pre) - 1);
+	(void)!write(STDERR_FILENO, watchdog_name, strlen(watchdog_name));
+	(void)!write(STDERR_FILENO, post, sizeof(post) - 1);
+	_exit(1);
+}
+
+// Ends the process if one test runs longer than kTestTimeout: a module that
+// sleeps forever must fail the suite, not hang the VM.
+class Watchdog : public testing::EmptyTestEventListener {
+	void OnTestStart(const testing::TestInfo &info) override
+	{
+		std::snprintf(watchdog_name, sizeof(watchdog_name), "%s.%s", info.test_suite_name(), info.name());
+		alarm(kTestTimeout);
+	}
+	void OnTestEnd(const testing::TestInfo &) override { alarm(0); }
+};
+
+// Process-wide set-up that must precede main(): gtest_main owns main().
+[[maybe_unused]] const bool installed = [] {
+	struct sigaction sa {};
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = ignore_signal;  // no SA_RESTART: interrupts blocking calls
+	sigaction(kInterruptSignal, &sa, nullptr);
+	sa.sa_handler = watchdog_fired;
+	sigaction(SIGALRM, &sa, nullptr);
+	testing::UnitTest::GetInstance()->listeners().Append(new Watchdog);
+	return true;
+}();
+
+}  // namespace
+
+}  // namespace circbuf_vm

@@ -1,0 +1,617 @@
+// circbuf-stress: many writers and readers on one device for a while, then
+// proof that the device behaved like a pipe.
+//
+// records mode: writers send self-checking fixed-size records (see
+// circbuf/record.h) in writes of at most PIPE_BUF bytes, which must be
+// atomic; readers read whole multiples of the record size. At the end every
+// record must have been read exactly once, intact, and in order per writer
+// within each reader.
+//
+// random mode: writes and reads of random sizes up to three times the
+// capacity, so writes interleave; the bytes read must be the bytes written
+// as a multiset (same count of every byte value).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <latch>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "circbuf/io.h"
+#include "circbuf/options.h"
+#include "circbuf/record.h"
+#include "circbuf/report.h"
+#include "circbuf/stats.h"
+
+using namespace circbuf;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char *kTool = "circbuf-stress";
+constexpr size_t kPipeBuf = 4096;	     // largest write that must be atomic
+constexpr size_t kMaxRandomIo = 8u << 20;    // cap on random-mode buffers
+
+struct Options {
+	std::string device;
+	std::uint64_t writers = 2;
+	std::uint64_t readers = 2;
+	double duration = 5;
+	std::string mode = "records";
+	std::uint64_t record_size = 64;
+	std::uint64_t seed = 1;
+	std::uint64_t capacity = 0; // 0: ask the device
+	double stall_timeout = 10;
+};
+
+Options parse_options(int argc, char **argv, OptionParser &p)
+{
+	Options o;
+	p.uint("writers", "writer threads, each with its own O_WRONLY file\n(default 2)",
+	       o.writers);
+	p.uint("readers", "reader threads, each with its own O_RDONLY file\n(default 2)",
+	       o.readers);
+	p.seconds("duration", "how long the writers write (default 5)", o.duration);
+	p.choice("mode", {"records", "random"},
+		 "records (default): framed records, checked one by\none; random: "
+		 "random sizes and bytes, checked as a\nbyte-value histogram",
+		 o.mode);
+	p.size("record-size", "bytes per record, 32..4096 and at most the\n"
+			      "capacity (default 64; records mode)",
+	       o.record_size);
+	p.uint("seed", "seed of the size and data generators (default 1)", o.seed);
+	p.size("capacity", "buffer size to assume instead of asking the device;\n"
+			   "for a FIFO the pipe size is used if this is absent",
+	       o.capacity);
+	p.seconds("stall-timeout", "fail if no byte moves for this long (default 10)",
+		  o.stall_timeout);
+	auto args = p.parse_or_exit(argc, argv);
+	if (args.size() != 1)
+		p.usage_error(args.empty() ? "missing DEVICE" : "too many arguments");
+	o.device = args[0];
+	if (o.writers < 1 || o.writers > 1024 || o.readers < 1 || o.readers > 1024)
+		p.usage_error("--writers and --readers must be 1..1024");
+	if (o.record_size < kMinRecordSize || o.record_size > kMaxRecordSize)
+		p.usage_error("--record-size must be 32..4096");
+	if (o.stall_timeout <= 0)
+		p.usage_error("--stall-timeout must be positive");
+	return o;
+}
+
+// What the threads share while running.
+struct Shared {
+	Options opt;
+	size_t capacity = 0;
+	std::latch go{1};
+	std::atomic<bool> stop{false};
+	std::atomic<std::uint64_t> bytes_written{0}, bytes_read{0};
+	std::atomic<unsigned> writers_running{0}, readers_running{0};
+};
+
+struct SeqRange {
+	std::uint64_t begin, end; // [begin, end)
+};
+
+using Histogram = std::array<std::uint64_t, 256>;
+
+struct WriterResult {
+	std::uint64_t records = 0; // seqs 0..records-1 were written whole
+	std::uint64_t bytes = 0, writes = 0, short_writes = 0;
+	Histogram hist{};
+	std::string error;
+};
+
+struct ReaderResult {
+	std::uint64_t bytes = 0, reads = 0;
+	std::uint64_t torn = 0, corrupt = 0, reordered = 0;
+	std::vector<std::vector<SeqRange>> seqs; // per writer, in read order
+	Histogram hist{};
+	std::string error;
+};
+
+void add_histogram(Histogram &h, std::span<const std::byte> data)
+{
+	for (std::byte b : data)
+		h[std::to_integer<size_t>(b)]++;
+}
+
+// A size in [1, max], log-uniform so small and large transfers both occur.
+size_t random_size(Rng &rng, size_t max)
+{
+	unsigned bits = unsigned(rng.between(1, std::bit_width(max)));
+	return rng.between(1, std::min<std::uint64_t>(max, (1ull << bits) - 1));
+}
+
+Rng thread_rng(const Shared &sh, char role, unsigned id)
+{
+	Rng r{sh.opt.seed ^ (std::uint64_t(role) << 56) ^ (std::uint64_t(id) << 32)};
+	r.next();
+	return r;
+}
+
+void record_writer(Shared &sh, unique_fd fd, unsigned id, WriterResult &res)
+{
+	Rng rng = thread_rng(sh, 'w', id);
+	const size_t rs = sh.opt.record_size;
+	const size_t max_batch = std::min(kPipeBuf, sh.capacity) / rs;
+	std::vector<std::byte> buf(max_batch * rs);
+	sh.go.wait();
+	while (!sh.stop.load(std::memory_order_relaxed)) {
+		size_t nrec = rng.between(1, max_batch);
+		for (size_t i = 0; i < nrec; i++)
+			encode_record(std::span(buf).subspan(i * rs, rs), id,
+				      res.records + i);
+		auto data = std::span<const std::byte>(buf).first(nrec * rs);
+		auto n = write_some(fd.get(), data);
+		if (n && *n != data.size()) {
+			// An atomic write must not be cut; finish it so that the
+			// stream stays parseable, and count the failure.
+			res.short_writes++;
+			res.writes++;
+			res.bytes += *n;
+			sh.bytes_written += *n;
+			data = data.subspan(*n);
+			n = write_full(fd.get(), data);
+		}
+		if (!n) {
+			res.error = strprintf("writer %u: write: %s", id,
+					      n.error().message().c_str());
+			break;
+		}
+		res.writes++;
+		res.bytes += *n;
+		sh.bytes_written += *n;
+		res.records += nrec;
+	}
+	fd.reset(); // the last writer's close is what lets the readers see EOF
+	sh.writers_running--;
+}
+
+void check_record(Shared &sh, std::span<const std::byte> rec, ReaderResult &res,
+		  std::vector<std::uint64_t> &next_seq)
+{
+	auto id = decode_record(rec);
+	if (!id || id->writer >= sh.opt.writers) {
+		res.corrupt++;
+		return;
+	}
+	// next_seq[w] is one past the last seq of writer w this reader saw.
+	if (id->seq < next_seq[id->writer])
+		res.reordered++;
+	next_seq[id->writer] = id->seq + 1;
+	auto &ranges = res.seqs[id->writer];
+	if (!ranges.empty() && ranges.back().end == id->seq)
+		ranges.back().end++;
+	else
+		ranges.push_back({id->seq, id->seq + 1});
+}
+
+void record_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
+{
+	Rng rng = thread_rng(sh, 'r', id);
+	const size_t rs = sh.opt.record_size;
+	const size_t max_mult = std::max<size_t>(1, std::min(3 * sh.capacity, kMaxRandomIo) / rs);
+	// Room for one partial record carried over from a torn read.
+	std::vector<std::byte> buf((max_mult + 1) * rs);
+	std::vector<std::uint64_t> next_seq(sh.opt.writers, 0);
+	res.seqs.resize(sh.opt.writers);
+	size_t carry = 0;
+	sh.go.wait();
+	for (;;) {
+		size_t want = rng.between(1, max_mult) * rs;
+		auto n = read_some(fd.get(), std::span(buf).subspan(carry, want));
+		if (!n) {
+			res.error = strprintf("reader %u: read: %s", id,
+					      n.error().message().c_str());
+			break;
+		}
+		if (*n == 0)
+			break;
+		res.reads++;
+		res.bytes += *n;
+		sh.bytes_read += *n;
+		if (*n % rs)
+			res.torn++;
+		size_t avail = carry + *n, whole = avail / rs * rs;
+		for (size_t off = 0; off < whole; off += rs)
+			check_record(sh, std::span(buf).subspan(off, rs), res, next_seq);
+		carry = avail - whole;
+		std::memmove(buf.data(), buf.data() + whole, carry);
+	}
+	if (carry)
+		res.torn++;
+	sh.readers_running--;
+}
+
+void random_writer(Shared &sh, unique_fd fd, unsigned id, WriterResult &res)
+{
+	Rng rng = thread_rng(sh, 'w', id);
+	const size_t max_io = std::min(3 * sh.capacity, kMaxRandomIo);
+	std::vector<std::byte> pool(2 * max_io);
+	rng.fill(pool);
+	sh.go.wait();
+	while (!sh.stop.load(std::memory_order_relaxed) && res.error.empty()) {
+		size_t len = random_size(rng, max_io);
+		auto data = std::span<const std::byte>(pool).subspan(
+			rng.between(0, pool.size() - len), len);
+		while (!data.empty()) {
+			auto n = write_some(fd.get(), data);
+			if (!n || *n == 0) {
+				res.error = strprintf("writer %u: write: %s", id,
+					(n ? errno_code(EIO) : n.error()).message().c_str());
+				break;
+			}
+			add_histogram(res.hist, data.first(*n));
+			res.writes++;
+			res.bytes += *n;
+			sh.bytes_written += *n;
+			data = data.subspan(*n);
+		}
+	}
+	fd.reset();
+	sh.writers_running--;
+}
+
+void random_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
+{
+	Rng rng = thread_rng(sh, 'r', id);
+	const size_t max_io = std::min(3 * sh.capacity, kMaxRandomIo);
+	std::vector<std::byte> buf(max_io);
+	sh.go.wait();
+	for (;;) {
+		auto n = read_some(fd.get(), std::span(buf).first(random_size(rng, max_io)));
+		if (!n) {
+			res.error = strprintf("reader %u: read: %s", id,
+					      n.error().message().c_str());
+			break;
+		}
+		if (*n == 0)
+			break;
+		add_histogram(res.hist, std::span(buf).first(*n));
+		res.reads++;
+		res.bytes += *n;
+		sh.bytes_read += *n;
+	}
+	sh.readers_running--;
+}
+
+// Read whatever an earlier run left behind; returns the byte count.
+std::expected<std::uint64_t, std::error_code> drain(int fd)
+{
+	std::vector<std::byte> buf(64 * 1024);
+	std::uint64_t total = 0;
+	for (;;) {
+		auto n = read_some(fd, buf);
+		if (!n && n.error() == std::errc::resource_unavailable_try_again)
+			return total;
+		if (!n)
+			return std::unexpected(n.error());
+		if (*n == 0)
+			return total;
+		total += *n;
+	}
+}
+
+struct Verdict {
+	std::uint64_t lost = 0, duplicated = 0, corrupt = 0, reordered = 0,
+		      torn = 0, errors = 0, histogram = 0, stats = 0;
+	bool bytes_match = true;
+	std::string details;
+
+	bool pass() const
+	{
+		return !lost && !duplicated && !corrupt && !reordered && !torn &&
+		       !errors && !histogram && !stats && bytes_match;
+	}
+};
+
+// Per writer, the seqs read by all readers together must be 0..records-1,
+// each exactly once.
+void check_records(const std::vector<WriterResult> &wr,
+		   const std::vector<ReaderResult> &rr, Verdict &v)
+{
+	for (size_t w = 0; w < wr.size(); w++) {
+		std::vector<SeqRange> all;
+		for (const auto &r : rr)
+			all.insert(all.end(), r.seqs[w].begin(), r.seqs[w].end());
+		std::sort(all.begin(), all.end(),
+			  [](auto &a, auto &b) { return a.begin < b.begin; });
+		const std::uint64_t count = wr[w].records;
+		std::uint64_t covered = 0, sum = 0, end = 0, phantom = 0;
+		std::uint64_t first_gap = UINT64_MAX;
+		for (auto r : all) {
+			if (r.end > count) { // seqs never written
+				phantom += r.end - std::max(r.begin, count);
+				r.end = count;
+				if (r.begin >= r.end)
+					continue;
+			}
+			sum += r.end - r.begin;
+			if (r.begin > end && first_gap == UINT64_MAX)
+				first_gap = end;
+			if (r.end > end) {
+				covered += r.end - std::max(r.begin, end);
+				end = r.end;
+			}
+		}
+		if (end < count && first_gap == UINT64_MAX)
+			first_gap = end;
+		std::uint64_t lost = count - covered, dup = sum - covered;
+		v.lost += lost;
+		v.duplicated += dup;
+		v.corrupt += phantom;
+		if (lost || dup || phantom)
+			v.details += strprintf("%s: writer %zu wrote %llu records: lost %llu"
+					       " (first seq %llu), duplicated %llu, never"
+					       " written %llu\n", kTool, w,
+					       (unsigned long long)count,
+					       (unsigned long long)lost,
+					       (unsigned long long)(lost ? first_gap : 0),
+					       (unsigned long long)dup,
+					       (unsigned long long)phantom);
+	}
+}
+
+void check_histograms(const std::vector<WriterResult> &wr,
+		      const std::vector<ReaderResult> &rr, Verdict &v)
+{
+	Histogram in{}, out{};
+	for (const auto &w : wr)
+		for (size_t b = 0; b < 256; b++)
+			in[b] += w.hist[b];
+	for (const auto &r : rr)
+		for (size_t b = 0; b < 256; b++)
+			out[b] += r.hist[b];
+	for (size_t b = 0; b < 256; b++) {
+		if (in[b] == out[b])
+			continue;
+		if (!v.histogram)
+			v.details += strprintf("%s: byte value 0x%02zx written %llu times,"
+					       " read %llu times\n", kTool, b,
+					       (unsigned long long)in[b],
+					       (unsigned long long)out[b]);
+		v.histogram++;
+	}
+}
+
+// The device's own counters must agree with what the threads did.
+void check_stats(const circbuf_stats &before, const circbuf_stats &after,
+		 std::uint64_t written, std::uint64_t read, std::uint64_t writes,
+		 std::uint64_t reads, Verdict &v)
+{
+	auto expect = [&](const char *what, std::uint64_t got, std::uint64_t want) {
+		if (got == want)
+			return;
+		v.stats++;
+		v.details += strprintf("%s: device stats: %s is %llu, expected %llu\n",
+				       kTool, what, (unsigned long long)got,
+				       (unsigned long long)want);
+	};
+	expect("bytes_written delta", after.bytes_written - before.bytes_written, written);
+	expect("bytes_read delta", after.bytes_read - before.bytes_read, read);
+	expect("writes delta", after.writes - before.writes, writes);
+	expect("reads delta", after.reads - before.reads, reads);
+	expect("used", after.used, 0);
+	expect("available", after.available, after.capacity);
+	expect("readers", after.readers, before.readers);
+	expect("writers", after.writers, before.writers);
+}
+
+void print_progress(const Shared &sh, double secs)
+{
+	std::uint64_t w = sh.bytes_written, r = sh.bytes_read;
+	std::fprintf(stderr, "\r%s: %5.1fs written %s read %s (%.1f MB/s)   ", kTool,
+		     secs, format_bytes(w).c_str(), format_bytes(r).c_str(),
+		     secs > 0 ? double(r) / secs / 1e6 : 0.0);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	OptionParser parser(
+		kTool, "[OPTIONS] DEVICE",
+		"Run writer and reader threads on DEVICE for --duration seconds, "
+		"then check that\nthe device behaved like a pipe. Each thread "
+		"opens its own file. Data left\nin the device is drained first. "
+		"DEVICE may also be a FIFO (mkfifo), to test\nthe tool itself.\n\n"
+		"records mode: writers write framed, checksummed records of "
+		"--record-size bytes,\nseveral per write() but never more than "
+		"4096 bytes (PIPE_BUF) so each write is\natomic; readers read "
+		"whole multiples of the record size. Checks: every record\nread "
+		"exactly once (none lost or duplicated), none corrupt, no read "
+		"cutting a\nrecord (torn), each writer's records in order within "
+		"each reader, total bytes\nread == written.\n\n"
+		"random mode: writes and reads of random sizes from 1 byte to 3x "
+		"the capacity\n(at most 8 MiB) carrying random bytes. Checks: "
+		"total bytes and the count of\nevery byte value read == written.\n\n"
+		"On a circbuf device the device's counters (CIRCBUF_GET_STATS) "
+		"must also match\nwhat the threads counted, and the buffer must "
+		"end empty.",
+		"Prints a progress line every second when stderr is a terminal, "
+		"and one verdict\nline at the end.\n"
+		"Exit status: 0 PASS, 1 FAIL (including a stall or an I/O error), "
+		"2 bad command\nline or setup failure.");
+	Shared sh;
+	sh.opt = parse_options(argc, argv, parser);
+	const Options &o = sh.opt;
+	const bool records = o.mode == "records";
+	std::signal(SIGPIPE, SIG_IGN);
+
+	// The probe file reads the counters, drains leftovers, and stays open
+	// as a reader so that opening a FIFO for writing does not block.
+	auto probe = open_fd(o.device.c_str(), O_RDONLY | O_NONBLOCK);
+	if (!probe) {
+		print_error(kTool, o.device, probe.error());
+		return 2;
+	}
+	auto drained = drain(probe->get());
+	if (!drained) {
+		print_error(kTool, o.device + ": draining", drained.error());
+		return 2;
+	}
+	if (*drained)
+		std::fprintf(stderr, "%s: drained %llu bytes left over in %s\n", kTool,
+			     (unsigned long long)*drained, o.device.c_str());
+	auto before = get_stats(probe->get());
+	if (!before && before.error() != std::errc::inappropriate_io_control_operation) {
+		print_error(kTool, o.device + ": CIRCBUF_GET_STATS", before.error());
+		return 2;
+	}
+	sh.capacity = o.capacity;
+	if (!sh.capacity && before) {
+		sh.capacity = before->capacity;
+	} else if (!sh.capacity) {
+		int pipe_size = ::fcntl(probe->get(), F_GETPIPE_SZ);
+		if (pipe_size <= 0) {
+			print_error(kTool, o.device + ": not a circbuf device and not a"
+				    " FIFO; give --capacity", before.error());
+			return 2;
+		}
+		sh.capacity = size_t(pipe_size);
+	}
+	if (!before)
+		std::fprintf(stderr, "%s: %s is not a circbuf device; assuming capacity"
+			     " %zu, skipping the device counter checks\n", kTool,
+			     o.device.c_str(), sh.capacity);
+	if (records && o.record_size > sh.capacity) {
+		print_error(kTool, strprintf("--record-size %llu exceeds the capacity %zu",
+					     (unsigned long long)o.record_size, sh.capacity));
+		return 2;
+	}
+
+	// Writers open first, so no reader can see EOF before they exist.
+	std::vector<unique_fd> wfds, rfds;
+	for (auto [fds, flags, n] : {std::tuple(&wfds, O_WRONLY, o.writers),
+				     std::tuple(&rfds, O_RDONLY, o.readers)}) {
+		for (std::uint64_t i = 0; i < n; i++) {
+			auto fd = open_fd(o.device.c_str(), flags);
+			if (!fd) {
+				print_error(kTool, o.device, fd.error());
+				return 2;
+			}
+			fds->push_back(std::move(*fd));
+		}
+	}
+
+	std::vector<WriterResult> wres(o.writers);
+	std::vector<ReaderResult> rres(o.readers);
+	std::vector<std::thread> threads;
+	sh.writers_running = unsigned(o.writers);
+	sh.readers_running = unsigned(o.readers);
+	for (unsigned i = 0; i < o.readers; i++)
+		threads.emplace_back(records ? record_reader : random_reader,
+				     std::ref(sh), std::move(rfds[i]), i, std::ref(rres[i]));
+	for (unsigned i = 0; i < o.writers; i++)
+		threads.emplace_back(records ? record_writer : random_writer,
+				     std::ref(sh), std::move(wfds[i]), i, std::ref(wres[i]));
+
+	const auto start = Clock::now();
+	const auto deadline = start + std::chrono::duration<double>(o.duration);
+	const bool tty = ::isatty(STDERR_FILENO);
+	auto next_progress = start + std::chrono::seconds(1);
+	auto last_move = start;
+	std::uint64_t last_bytes = 0;
+	sh.go.count_down();
+	while (sh.writers_running + sh.readers_running > 0) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		auto now = Clock::now();
+		if (now >= deadline)
+			sh.stop = true;
+		std::uint64_t moved = sh.bytes_written + sh.bytes_read;
+		if (moved != last_bytes) {
+			last_bytes = moved;
+			last_move = now;
+		} else if (now - last_move > std::chrono::duration<double>(o.stall_timeout)) {
+			if (tty)
+				std::fputc('\n', stderr);
+			std::fprintf(stderr, "%s: FAIL stalled: no progress for %.1fs, %s;"
+				     " %u writers and %u readers still blocked\n", kTool,
+				     o.stall_timeout,
+				     sh.stop ? "after the writers were told to stop"
+					     : "before the deadline",
+				     sh.writers_running.load(), sh.readers_running.load());
+			if (auto s = get_stats(probe->get()))
+				std::fputs(format_stats_table(*s).c_str(), stderr);
+			std::fflush(stderr);
+			::_exit(1); // the blocked threads cannot be joined
+		}
+		if (tty && now >= next_progress) {
+			print_progress(sh, std::chrono::duration<double>(now - start).count());
+			next_progress += std::chrono::seconds(1);
+		}
+	}
+	for (auto &t : threads)
+		t.join();
+	const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+	if (tty && secs >= 1)
+		std::fputc('\n', stderr);
+
+	Verdict v;
+	std::uint64_t written = 0, read = 0, writes = 0, reads = 0, nrecords = 0;
+	for (const auto &w : wres) {
+		written += w.bytes;
+		writes += w.writes;
+		nrecords += w.records;
+		v.torn += w.short_writes;
+		if (!w.error.empty()) {
+			v.errors++;
+			print_error(kTool, w.error);
+		}
+	}
+	for (const auto &r : rres) {
+		read += r.bytes;
+		reads += r.reads;
+		v.torn += r.torn;
+		v.corrupt += r.corrupt;
+		v.reordered += r.reordered;
+		if (!r.error.empty()) {
+			v.errors++;
+			print_error(kTool, r.error);
+		}
+	}
+	v.bytes_match = written == read;
+	if (records)
+		check_records(wres, rres, v);
+	else
+		check_histograms(wres, rres, v);
+	if (before) {
+		auto after = get_stats(probe->get());
+		if (!after) {
+			print_error(kTool, o.device + ": CIRCBUF_GET_STATS", after.error());
+			v.errors++;
+		} else {
+			check_stats(*before, *after, written, read, writes, reads, v);
+		}
+	}
+	std::fputs(v.details.c_str(), stderr);
+
+	const std::string common = strprintf(
+		"bytes_written=%llu bytes_read=%llu writers=%llu readers=%llu"
+		" duration=%.1fs", (unsigned long long)written, (unsigned long long)read,
+		(unsigned long long)o.writers, (unsigned long long)o.readers, secs);
+	if (v.pass()) {
+		std::printf("%s: PASS mode=%s%s %s (%.1f MB/s)\n", kTool, o.mode.c_str(),
+			    records ? strprintf(" records=%llu",
+						(unsigned long long)nrecords).c_str() : "",
+			    common.c_str(), secs > 0 ? double(read) / secs / 1e6 : 0.0);
+		return 0;
+	}
+	std::printf("%s: FAIL mode=%s lost=%llu duplicated=%llu corrupt=%llu"
+		    " reordered=%llu torn=%llu errors=%llu histogram_mismatch=%llu"
+		    " stats_mismatch=%llu %s\n", kTool, o.mode.c_str(),
+		    (unsigned long long)v.lost, (unsigned long long)v.duplicated,
+		    (unsigned long long)v.corrupt, (unsigned long long)v.reordered,
+		    (unsigned long long)v.torn, (unsigned long long)v.errors,
+		    (unsigned long long)v.histogram, (unsigned long long)v.stats,
+		    common.c_str());
+	return 1;
+}
