@@ -38,11 +38,8 @@ int circbuf_dma_buf_alloc(struct circbuf_dma_buf *buf, struct device *dev,
 		seg->len = circbuf_seg_len(size, seg_shift, i);
 		seg->cpu = dma_alloc_coherent(dev, seg->len, &seg->dma,
 					      GFP_KERNEL);
-		if (!seg->cpu) {
-			dev_err(dev, "cannot allocate %zu bytes of coherent memory (segment %zu of %zu)\n",
-				seg->len, i + 1, nr_segs);
+		if (!seg->cpu)
 			goto err_free_segs;
-		}
 	}
 
 	buf->dev = dev;

@@ -44,7 +44,8 @@
 static unsigned int buffer_size = CIRCBUF_DEFAULT_SIZE;
 module_param(buffer_size, uint, 0444);
 MODULE_PARM_DESC(buffer_size,
-		 "Capacity of the ring in bytes, 1.." __stringify(CIRCBUF_MAX_SIZE) " (default " __stringify(CIRCBUF_DEFAULT_SIZE) ")");
+		 "Capacity of the ring in bytes, 1.." __stringify(CIRCBUF_MAX_SIZE)
+		 " (default " __stringify(CIRCBUF_DEFAULT_SIZE) ")");
 
 static ushort mode = 0600;
 module_param(mode, ushort, 0444);
@@ -82,6 +83,7 @@ struct circbuf_dev {
 	struct circbuf_dma_buf buf;
 	size_t atomic_max;
 
+	/* protects ring, readers, writers, poll_usage and the counters */
 	struct mutex lock;
 	struct circbuf_ring ring;
 	unsigned int readers;
