@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Ring arithmetic for circbuf, shared by the kernel module and the host
- * unit tests (userland/tests/ring_test.cpp): plain integer code with no
+ * unit tests (tests/unit/ring_test.cpp): plain integer code with no
  * locking, no allocation and no kernel-only types.
  *
  * The ring holds exactly @cap bytes, any size from 1, so the capacity is the

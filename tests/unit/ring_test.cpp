@@ -297,8 +297,9 @@ TEST(RingSegLen, AllFullButAShortLastSegmentSummingToCapacity)
 			for (size_t idx = 0; idx < count; idx++) {
 				size_t len = circbuf_seg_len(cap, shift, idx);
 				EXPECT_GE(len, 1u);
-				if (idx + 1 < count)
+				if (idx + 1 < count) {
 					EXPECT_EQ(len, size_t(1) << shift);
+				}
 				total += len;
 			}
 			EXPECT_EQ(total, cap) << "cap " << cap << " shift " << shift;

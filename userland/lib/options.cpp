@@ -54,15 +54,15 @@ OptionParser::OptionParser(std::string tool, std::string synopsis,
 }
 
 void OptionParser::add(std::string name, std::string value_name, std::string help,
-		       std::function<bool(std::string_view)> set)
+		       std::string expect, std::function<bool(std::string_view)> set)
 {
 	options_.push_back({std::move(name), std::move(value_name), std::move(help),
-			    std::move(set)});
+			    std::move(expect), std::move(set)});
 }
 
 void OptionParser::flag(std::string name, std::string help, bool &out)
 {
-	add(std::move(name), {}, std::move(help), [&out](std::string_view) {
+	add(std::move(name), {}, std::move(help), {}, [&out](std::string_view) {
 		out = true;
 		return true;
 	});
@@ -70,7 +70,8 @@ void OptionParser::flag(std::string name, std::string help, bool &out)
 
 void OptionParser::size(std::string name, std::string help, std::uint64_t &out)
 {
-	add(std::move(name), "BYTES", std::move(help), [&out](std::string_view v) {
+	add(std::move(name), "BYTES", std::move(help),
+	    "a byte count such as 4096, 64K, 1M or 2G", [&out](std::string_view v) {
 		auto n = parse_size(v);
 		if (n)
 			out = *n;
@@ -80,7 +81,7 @@ void OptionParser::size(std::string name, std::string help, std::uint64_t &out)
 
 void OptionParser::uint(std::string name, std::string help, std::uint64_t &out)
 {
-	add(std::move(name), "N", std::move(help), [&out](std::string_view v) {
+	add(std::move(name), "N", std::move(help), "an unsigned integer", [&out](std::string_view v) {
 		auto n = parse_uint(v);
 		if (n)
 			out = *n;
@@ -90,7 +91,8 @@ void OptionParser::uint(std::string name, std::string help, std::uint64_t &out)
 
 void OptionParser::seconds(std::string name, std::string help, double &out)
 {
-	add(std::move(name), "SECONDS", std::move(help), [&out](std::string_view v) {
+	add(std::move(name), "SECONDS", std::move(help),
+	    "seconds such as 10, 0.5 or 2s", [&out](std::string_view v) {
 		auto n = parse_seconds(v);
 		if (n)
 			out = *n;
@@ -101,7 +103,7 @@ void OptionParser::seconds(std::string name, std::string help, double &out)
 void OptionParser::string(std::string name, std::string value_name,
 			  std::string help, std::string &out)
 {
-	add(std::move(name), std::move(value_name), std::move(help),
+	add(std::move(name), std::move(value_name), std::move(help), {},
 	    [&out](std::string_view v) {
 		    out = v;
 		    return true;
@@ -114,7 +116,8 @@ void OptionParser::choice(std::string name, std::vector<std::string> choices,
 	std::string value_name;
 	for (const auto &c : choices)
 		value_name += (value_name.empty() ? "" : "|") + c;
-	add(std::move(name), std::move(value_name), std::move(help),
+	std::string expect = "one of " + value_name;
+	add(std::move(name), std::move(value_name), std::move(help), std::move(expect),
 	    [&out, choices = std::move(choices)](std::string_view v) {
 		    for (const auto &c : choices)
 			    if (v == c) {
@@ -178,8 +181,8 @@ OptionParser::parse(std::span<char *const> args) const
 		}
 		if (!o->set(*value))
 			return std::unexpected("invalid value '" + std::string(*value) +
-					       "' for '--" + o->name + "' (expected " +
-					       o->value_name + ")");
+					       "' for '--" + o->name + "': expected " +
+					       o->expect);
 	}
 	return r;
 }
@@ -209,15 +212,16 @@ std::string OptionParser::usage() const
 	std::string out = "Usage: " + tool_ + " " + synopsis_ + "\n\n" + about_ +
 			  "\n\nOptions:\n";
 	auto line = [&](std::string left, const std::string &help) {
+		constexpr size_t column = 28;
 		left = "  " + left;
-		if (left.size() < 26)
-			left.resize(26, ' ');
+		if (left.size() + 2 <= column)
+			left.resize(column, ' ');
 		else
-			left += "\n" + std::string(26, ' ');
+			left += "\n" + std::string(column, ' ');
 		// Continuation lines of the help text line up with its start.
 		std::string text;
 		for (char c : help)
-			text += c == '\n' ? "\n" + std::string(26, ' ') : std::string(1, c);
+			text += c == '\n' ? "\n" + std::string(column, ' ') : std::string(1, c);
 		out += left + text + "\n";
 	};
 	for (const auto &o : options_)

@@ -65,10 +65,11 @@ private:
 		std::string name;
 		std::string value_name; // empty for a flag
 		std::string help;
+		std::string expect; // what a valid value looks like, for errors
 		std::function<bool(std::string_view)> set; // false: bad value
 	};
 	void add(std::string name, std::string value_name, std::string help,
-		 std::function<bool(std::string_view)> set);
+		 std::string expect, std::function<bool(std::string_view)> set);
 	const Option *find(std::string_view name) const;
 
 	std::string tool_, synopsis_, about_, epilog_;

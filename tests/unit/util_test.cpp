@@ -1,0 +1,567 @@
+// Tests of the circbuf_util helper library.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "circbuf/io.h"
+#include "circbuf/options.h"
+#include "circbuf/pattern.h"
+#include "circbuf/record.h"
+#include "circbuf/report.h"
+#include "circbuf/stats.h"
+
+using namespace circbuf;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool fd_is_open(int fd)
+{
+	return ::fcntl(fd, F_GETFD) != -1;
+}
+
+struct Pipe {
+	unique_fd rd, wr;
+	Pipe()
+	{
+		int fds[2];
+		EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+		rd.reset(fds[0]);
+		wr.reset(fds[1]);
+	}
+};
+
+std::vector<std::byte> bytes_of(std::string_view s)
+{
+	auto b = std::as_bytes(std::span(s));
+	return {b.begin(), b.end()};
+}
+
+// ---- unique_fd ----
+
+TEST(UniqueFd, DefaultOwnsNothing)
+{
+	unique_fd fd;
+	EXPECT_FALSE(fd.ok());
+	EXPECT_EQ(fd.get(), -1);
+}
+
+TEST(UniqueFd, ClosesOnDestruction)
+{
+	Pipe p;
+	int raw = p.rd.get();
+	{
+		unique_fd owner(p.rd.release());
+	}
+	EXPECT_FALSE(fd_is_open(raw));
+}
+
+TEST(UniqueFd, MoveConstructionTransfersOwnership)
+{
+	Pipe p;
+	int raw = p.rd.get();
+	unique_fd moved(std::move(p.rd));
+	EXPECT_EQ(moved.get(), raw);
+	EXPECT_FALSE(p.rd.ok()); // NOLINT(bugprone-use-after-move)
+	EXPECT_TRUE(fd_is_open(raw));
+}
+
+TEST(UniqueFd, MoveAssignmentClosesThePreviousFd)
+{
+	Pipe p;
+	int old_fd = p.rd.get(), new_fd = p.wr.get();
+	p.rd = std::move(p.wr);
+	EXPECT_FALSE(fd_is_open(old_fd));
+	EXPECT_EQ(p.rd.get(), new_fd);
+	EXPECT_TRUE(fd_is_open(new_fd));
+}
+
+TEST(UniqueFd, ReleaseGivesUpOwnershipWithoutClosing)
+{
+	Pipe p;
+	int raw = p.rd.release();
+	EXPECT_FALSE(p.rd.ok());
+	EXPECT_TRUE(fd_is_open(raw));
+	::close(raw);
+}
+
+TEST(UniqueFd, ResetClosesAndAdoptsTheNewFd)
+{
+	Pipe p;
+	int old_fd = p.rd.get(), new_fd = p.wr.release();
+	p.rd.reset(new_fd);
+	EXPECT_FALSE(fd_is_open(old_fd));
+	EXPECT_EQ(p.rd.get(), new_fd);
+	p.rd.reset();
+	EXPECT_FALSE(fd_is_open(new_fd));
+	EXPECT_FALSE(p.rd.ok());
+}
+
+TEST(UniqueFd, ResetToTheSameFdDoesNotCloseIt)
+{
+	Pipe p;
+	int raw = p.rd.get();
+	p.rd.reset(raw);
+	EXPECT_TRUE(fd_is_open(raw));
+}
+
+TEST(UniqueFd, CloseDoesNotClobberErrno)
+{
+	Pipe p;
+	errno = ENOSPC;
+	p.rd.reset();
+	EXPECT_EQ(errno, ENOSPC);
+	{
+		unique_fd bogus(1000000); // close() fails with EBADF
+		errno = EPERM;
+	}
+	EXPECT_EQ(errno, EPERM);
+}
+
+// ---- open_fd ----
+
+TEST(OpenFd, AlwaysSetsCloseOnExec)
+{
+	auto fd = open_fd("/dev/null", O_RDONLY);
+	ASSERT_TRUE(fd.has_value());
+	EXPECT_TRUE(::fcntl(fd->get(), F_GETFD) & FD_CLOEXEC);
+}
+
+TEST(OpenFd, MissingFileIsAnErrorValue)
+{
+	auto fd = open_fd("/nonexistent/circbuf", O_RDONLY);
+	ASSERT_FALSE(fd.has_value());
+	EXPECT_EQ(fd.error(), std::errc::no_such_file_or_directory);
+	EXPECT_EQ(fd.error().message(), std::strerror(ENOENT));
+}
+
+// ---- read/write helpers ----
+
+TEST(ReadFull, CollectsPiecesUntilTheBufferIsFull)
+{
+	Pipe p;
+	std::thread writer([&] {
+		for (char c : std::string("abcdefgh")) {
+			std::this_thread::sleep_for(1ms);
+			ASSERT_EQ(::write(p.wr.get(), &c, 1), 1);
+		}
+	});
+	std::vector<std::byte> buf(8);
+	auto n = read_full(p.rd.get(), buf);
+	writer.join();
+	ASSERT_TRUE(n.has_value());
+	EXPECT_EQ(*n, 8u);
+	EXPECT_EQ(buf, bytes_of("abcdefgh"));
+}
+
+TEST(ReadFull, StopsShortAtEof)
+{
+	Pipe p;
+	ASSERT_EQ(write_full(p.wr.get(), bytes_of("xyz")).value(), 3u);
+	p.wr.reset();
+	std::vector<std::byte> buf(10);
+	EXPECT_EQ(read_full(p.rd.get(), buf).value(), 3u);
+	EXPECT_EQ(read_full(p.rd.get(), buf).value(), 0u);
+}
+
+TEST(ReadSome, ReturnsZeroAtEof)
+{
+	Pipe p;
+	p.wr.reset();
+	std::vector<std::byte> buf(4);
+	EXPECT_EQ(read_some(p.rd.get(), buf).value(), 0u);
+}
+
+TEST(WriteSome, ErrorsAreValues)
+{
+	Pipe p;
+	auto n = write_some(p.rd.get(), bytes_of("x")); // read end: EBADF
+	ASSERT_FALSE(n.has_value());
+	EXPECT_EQ(n.error(), std::errc::bad_file_descriptor);
+}
+
+TEST(WriteFull, NonblockingPipeReportsEagainWhenFull)
+{
+	Pipe p;
+	ASSERT_EQ(::fcntl(p.wr.get(), F_SETFL, O_NONBLOCK), 0);
+	std::vector<std::byte> big(1 << 20);
+	auto n = write_full(p.wr.get(), big);
+	ASSERT_FALSE(n.has_value());
+	EXPECT_EQ(n.error(), std::errc::resource_unavailable_try_again);
+}
+
+// Signals with a no-op handler installed without SA_RESTART make blocking
+// read(2)/write(2) fail with EINTR or return short; the helpers must hide it.
+class SignalTest : public ::testing::Test {
+protected:
+	static inline std::atomic<int> signals{0};
+	struct sigaction old_{};
+
+	void SetUp() override
+	{
+		struct sigaction sa{};
+		sa.sa_handler = [](int) { signals++; };
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = 0; // no SA_RESTART
+		ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old_), 0);
+		signals = 0;
+	}
+	void TearDown() override { ::sigaction(SIGUSR1, &old_, nullptr); }
+};
+
+TEST_F(SignalTest, ReadSomeRetriesAfterEintr)
+{
+	Pipe p;
+	pthread_t reader = ::pthread_self();
+	std::thread helper([&] {
+		for (int i = 0; i < 3; i++) {
+			std::this_thread::sleep_for(20ms);
+			::pthread_kill(reader, SIGUSR1);
+		}
+		std::this_thread::sleep_for(20ms);
+		ASSERT_EQ(::write(p.wr.get(), "data", 4), 4);
+	});
+	std::vector<std::byte> buf(16);
+	auto n = read_some(p.rd.get(), buf);
+	helper.join();
+	EXPECT_EQ(signals, 3);
+	ASSERT_TRUE(n.has_value()) << n.error().message();
+	EXPECT_EQ(*n, 4u);
+	EXPECT_EQ(std::vector(buf.begin(), buf.begin() + 4), bytes_of("data"));
+}
+
+TEST_F(SignalTest, WriteFullFinishesDespiteSignalsAndShortWrites)
+{
+	Pipe p;
+	::fcntl(p.wr.get(), F_SETPIPE_SZ, 4096);
+	std::vector<std::byte> data(1 << 20);
+	fill_pattern(data, 0);
+	pthread_t writer = ::pthread_self();
+	std::atomic<bool> done{false};
+	std::thread signaller([&] {
+		while (!done) {
+			::pthread_kill(writer, SIGUSR1);
+			std::this_thread::sleep_for(200us);
+		}
+	});
+	std::vector<std::byte> got;
+	std::thread reader([&] {
+		// Let the writer fill the pipe and take signals while blocked.
+		while (signals < 5)
+			std::this_thread::sleep_for(1ms);
+		std::vector<std::byte> buf(1000);
+		for (;;) {
+			auto n = read_some(p.rd.get(), buf);
+			ASSERT_TRUE(n.has_value());
+			if (*n == 0)
+				break;
+			got.insert(got.end(), buf.begin(), buf.begin() + *n);
+		}
+	});
+	auto n = write_full(p.wr.get(), data);
+	done = true;
+	signaller.join();
+	p.wr.reset();
+	reader.join();
+	ASSERT_TRUE(n.has_value()) << n.error().message();
+	EXPECT_EQ(*n, data.size());
+	EXPECT_GT(signals, 0);
+	EXPECT_TRUE(got == data);
+}
+
+// ---- option parsing ----
+
+TEST(ParseSize, AcceptsPowerOf1024Suffixes)
+{
+	EXPECT_EQ(parse_size("0"), 0u);
+	EXPECT_EQ(parse_size("4096"), 4096u);
+	EXPECT_EQ(parse_size("64K"), 65536u);
+	EXPECT_EQ(parse_size("64k"), 65536u);
+	EXPECT_EQ(parse_size("1M"), 1u << 20);
+	EXPECT_EQ(parse_size("2G"), 2ull << 30);
+}
+
+TEST(ParseSize, RejectsJunkAndOverflow)
+{
+	for (const char *bad : {"", "K", "12X", "-1", "1.5K", "1KB", " 1", "0x10",
+				"18446744073709551616", "17179869184G"})
+		EXPECT_FALSE(parse_size(bad).has_value()) << bad;
+	EXPECT_EQ(parse_size("17179869183G"), 17179869183ull << 30);
+}
+
+TEST(ParseSeconds, AcceptsFractionsAndAnSSuffix)
+{
+	EXPECT_EQ(parse_seconds("10"), 10.0);
+	EXPECT_EQ(parse_seconds("0.5"), 0.5);
+	EXPECT_EQ(parse_seconds("2s"), 2.0);
+	for (const char *bad : {"", "s", "-1", "abc", "inf", "nan", "1m"})
+		EXPECT_FALSE(parse_seconds(bad).has_value()) << bad;
+}
+
+struct TestOptions {
+	bool json = false;
+	std::uint64_t size = 4096, n = 1;
+	double secs = 0;
+	std::string file, mode = "a";
+};
+
+OptionParser make_parser(TestOptions &o)
+{
+	OptionParser p("tool", "[OPTIONS] DEVICE", "About.", "Exit status: 0.");
+	p.flag("json", "print JSON", o.json);
+	p.size("block-size", "bytes per block", o.size);
+	p.uint("count", "how many", o.n);
+	p.seconds("duration", "how long", o.secs);
+	p.string("input", "FILE", "input file", o.file);
+	p.choice("mode", {"a", "b"}, "which mode", o.mode);
+	return p;
+}
+
+std::expected<OptionParser::Result, std::string>
+parse(OptionParser &p, std::vector<std::string> args)
+{
+	std::vector<char *> argv;
+	for (auto &a : args)
+		argv.push_back(a.data());
+	return p.parse(argv);
+}
+
+TEST(OptionParser, AcceptsNameEqualsValueAndSeparateValue)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	auto r = parse(p, {"--block-size=64K", "--count", "7", "--duration=1.5",
+			   "--input", "f.bin", "--mode=b", "--json", "dev"});
+	ASSERT_TRUE(r.has_value()) << r.error();
+	EXPECT_FALSE(r->help);
+	EXPECT_EQ(r->positional, std::vector<std::string>{"dev"});
+	EXPECT_EQ(o.size, 65536u);
+	EXPECT_EQ(o.n, 7u);
+	EXPECT_EQ(o.secs, 1.5);
+	EXPECT_EQ(o.file, "f.bin");
+	EXPECT_EQ(o.mode, "b");
+	EXPECT_TRUE(o.json);
+}
+
+TEST(OptionParser, UnknownOptionIsAnError)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	auto r = parse(p, {"--bogus=1"});
+	ASSERT_FALSE(r.has_value());
+	EXPECT_NE(r.error().find("--bogus"), std::string::npos);
+	EXPECT_FALSE(parse(p, {"-x"}).has_value());
+}
+
+TEST(OptionParser, BadValueIsAnError)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	auto r = parse(p, {"--block-size=12X"});
+	ASSERT_FALSE(r.has_value());
+	EXPECT_NE(r.error().find("12X"), std::string::npos);
+	EXPECT_FALSE(parse(p, {"--mode=c"}).has_value());
+	EXPECT_FALSE(parse(p, {"--count=-1"}).has_value());
+}
+
+TEST(OptionParser, MissingValueIsAnError)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	EXPECT_FALSE(parse(p, {"--count"}).has_value());
+}
+
+TEST(OptionParser, FlagWithValueIsAnError)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	EXPECT_FALSE(parse(p, {"--json=yes"}).has_value());
+}
+
+TEST(OptionParser, HelpIsReportedNotAnError)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	EXPECT_TRUE(parse(p, {"-h"}).value().help);
+	EXPECT_TRUE(parse(p, {"x", "--help"}).value().help);
+}
+
+TEST(OptionParser, DoubleDashEndsOptions)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	auto r = parse(p, {"--json", "--", "--count=1", "-"});
+	ASSERT_TRUE(r.has_value());
+	EXPECT_EQ(r->positional, (std::vector<std::string>{"--count=1", "-"}));
+	EXPECT_EQ(o.n, 1u);
+}
+
+TEST(OptionParser, UsageDescribesEveryOption)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	std::string u = p.usage();
+	for (const char *s : {"Usage: tool [OPTIONS] DEVICE", "--json", "--block-size=BYTES",
+			      "--count=N", "--duration=SECONDS", "--input=FILE",
+			      "--mode=a|b", "--help", "Exit status"})
+		EXPECT_NE(u.find(s), std::string::npos) << s;
+}
+
+// ---- pattern ----
+
+TEST(Pattern, MatchesTheDocumentedFormula)
+{
+	EXPECT_EQ(pattern_byte(0), 0);
+	EXPECT_EQ(pattern_byte(1), 131);
+	EXPECT_EQ(pattern_byte(2), 6);
+	EXPECT_EQ(pattern_byte(256), 1);
+	for (std::uint64_t i : {0ull, 7ull, 255ull, 65535ull, 1ull << 40})
+		EXPECT_EQ(pattern_byte(i), (i * 131 + (i >> 8)) & 0xff);
+}
+
+TEST(Pattern, VerifiesWhenSplitAtAnyPoint)
+{
+	std::vector<std::byte> whole(3000);
+	fill_pattern(whole, 12345);
+	for (size_t cut = 0; cut <= whole.size(); cut += 7) {
+		std::vector<std::byte> a(cut), b(whole.size() - cut);
+		fill_pattern(a, 12345);
+		fill_pattern(b, 12345 + cut);
+		EXPECT_TRUE(std::equal(a.begin(), a.end(), whole.begin()));
+		EXPECT_TRUE(std::equal(b.begin(), b.end(), whole.begin() + cut));
+		EXPECT_FALSE(find_pattern_mismatch(b, 12345 + cut).has_value());
+	}
+}
+
+TEST(Pattern, FindsTheFirstMismatch)
+{
+	std::vector<std::byte> buf(1000);
+	fill_pattern(buf, 77);
+	EXPECT_FALSE(find_pattern_mismatch(buf, 77).has_value());
+	buf[600] ^= std::byte{1};
+	buf[900] ^= std::byte{1};
+	EXPECT_EQ(find_pattern_mismatch(buf, 77), 600u);
+	EXPECT_TRUE(find_pattern_mismatch(buf, 78).has_value());
+}
+
+// ---- stats formatting ----
+
+circbuf_stats sample_stats()
+{
+	circbuf_stats s{};
+	s.capacity = 4096;
+	s.used = 100;
+	s.available = 3996;
+	s.reads = 5;
+	s.writes = 6;
+	s.bytes_read = 1 << 20;
+	s.bytes_written = (1 << 20) + 100;
+	s.readers = 2;
+	s.writers = 3;
+	return s;
+}
+
+TEST(StatsFormat, JsonIsOneObjectWithEveryField)
+{
+	EXPECT_EQ(format_stats_json(sample_stats()),
+		  "{\"capacity\":4096,\"used\":100,\"available\":3996,\"reads\":5,"
+		  "\"writes\":6,\"bytes_read\":1048576,\"bytes_written\":1048676,"
+		  "\"readers\":2,\"writers\":3}");
+}
+
+TEST(StatsFormat, JsonPrintsFull64BitValues)
+{
+	circbuf_stats s{};
+	s.bytes_written = UINT64_MAX;
+	EXPECT_NE(format_stats_json(s).find("\"bytes_written\":18446744073709551615"),
+		  std::string::npos);
+}
+
+TEST(StatsFormat, TableHasOneLinePerField)
+{
+	std::string t = format_stats_table(sample_stats());
+	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 9);
+	for (const char *name : {"capacity", "used", "available", "reads", "writes",
+				 "bytes_read", "bytes_written", "readers", "writers"})
+		EXPECT_NE(t.find(std::string(name) + " "), std::string::npos) << name;
+	EXPECT_NE(t.find("(1.0 MiB)"), std::string::npos);
+}
+
+TEST(FormatBytes, PicksTheLargestUnitBelow1024)
+{
+	EXPECT_EQ(format_bytes(0), "0 B");
+	EXPECT_EQ(format_bytes(1023), "1023 B");
+	EXPECT_EQ(format_bytes(1536), "1.5 KiB");
+	EXPECT_EQ(format_bytes(3ull << 30), "3.0 GiB");
+}
+
+TEST(Report, StrprintfFormatsLongStrings)
+{
+	std::string long_arg(1000, 'x');
+	EXPECT_EQ(strprintf("%s-%d", long_arg.c_str(), 42), long_arg + "-42");
+}
+
+// ---- stress records ----
+
+TEST(Record, RoundTripsWriterAndSeq)
+{
+	for (size_t size : {kMinRecordSize, size_t(64), size_t(100), kMaxRecordSize}) {
+		std::vector<std::byte> rec(size);
+		encode_record(rec, 7, 123456789012ull);
+		auto id = decode_record(rec);
+		ASSERT_TRUE(id.has_value()) << size;
+		EXPECT_EQ(id->writer, 7u);
+		EXPECT_EQ(id->seq, 123456789012ull);
+	}
+}
+
+TEST(Record, AnyFlippedBitIsDetected)
+{
+	std::vector<std::byte> rec(64);
+	encode_record(rec, 3, 42);
+	for (size_t i = 0; i < rec.size(); i++)
+		for (int bit = 0; bit < 8; bit++) {
+			auto bad = rec;
+			bad[i] ^= std::byte(1u << bit);
+			EXPECT_FALSE(decode_record(bad).has_value()) << i << ":" << bit;
+		}
+}
+
+TEST(Record, WrongLengthIsDetected)
+{
+	std::vector<std::byte> rec(128);
+	encode_record(rec, 1, 1);
+	EXPECT_FALSE(decode_record(std::span(rec).first(64)).has_value());
+}
+
+TEST(Record, PayloadDependsOnWriterAndSeq)
+{
+	std::vector<std::byte> a(64), b(64), c(64);
+	encode_record(a, 1, 5);
+	encode_record(b, 2, 5);
+	encode_record(c, 1, 6);
+	EXPECT_NE(std::vector(a.begin() + 24, a.end()), std::vector(b.begin() + 24, b.end()));
+	EXPECT_NE(std::vector(a.begin() + 24, a.end()), std::vector(c.begin() + 24, c.end()));
+}
+
+TEST(Rng, BetweenStaysInBounds)
+{
+	Rng r{1};
+	for (int i = 0; i < 10000; i++) {
+		auto v = r.between(3, 9);
+		EXPECT_GE(v, 3u);
+		EXPECT_LE(v, 9u);
+	}
+}
+
+} // namespace
