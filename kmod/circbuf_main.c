@@ -23,9 +23,7 @@
 #include <linux/ioctl.h>
 #include <linux/lockdep.h>
 #include <linux/log2.h>
-#include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/platform_device.h>
 #include <linux/poll.h>
@@ -35,11 +33,13 @@
 #include <linux/wait.h>
 
 #include "circbuf.h"
-#include "circbuf_dma_buf.h"
-#include "circbuf_ring.h"
+#include "circbuf_dev.h"
+#include "circbuf_dma_engine.h"
 
 #define CIRCBUF_MIN_SEGMENT	PAGE_SIZE
 #define CIRCBUF_MAX_SEGMENT	(PAGE_SIZE << (MAX_ORDER - 1))
+/* Bytes moved between two chances to reschedule. */
+#define CIRCBUF_BATCH		SZ_1M
 
 static unsigned int buffer_size = CIRCBUF_DEFAULT_SIZE;
 module_param(buffer_size, uint, 0444);
@@ -51,52 +51,29 @@ static ushort mode = 0600;
 module_param(mode, ushort, 0444);
 MODULE_PARM_DESC(mode, "Permissions of /dev/circbuf, e.g. 0666 (default 0600)");
 
+static bool use_dma = true;
+module_param(use_dma, bool, 0444);
+MODULE_PARM_DESC(use_dma, "Move data by DMA (default Y); N: CPU copies only");
+
+static unsigned int dma_threshold = 16384;
+module_param(dma_threshold, uint, 0644);
+MODULE_PARM_DESC(dma_threshold,
+		 "Transfers of at least this many bytes go by DMA; 1: all (default 16384)");
+
+static bool dma_any_channel;
+module_param(dma_any_channel, bool, 0444);
+MODULE_PARM_DESC(dma_any_channel,
+		 "Use any DMA_MEMCPY channel of the system, not only circbuf's own engine (default N)");
+
+static unsigned int dma_timeout_ms = 2000;
+module_param(dma_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(dma_timeout_ms,
+		 "Terminate a DMA transfer that has not completed after this many ms (default 2000)");
+
 static unsigned int segment_size = SZ_1M;
 module_param(segment_size, uint, 0444);
 MODULE_PARM_DESC(segment_size,
 		 "Bytes per coherent DMA segment of the ring: a power of two from PAGE_SIZE to 4 MiB (default 1 MiB)");
-
-/**
- * struct circbuf_dev - the device and its ring
- * @misc:		/dev/circbuf
- * @dev:		the platform device that owns the DMA memory
- * @buf:		the ring's storage; fixed from probe to remove
- * @atomic_max:		writes of at most this many bytes are atomic:
- *			min(PIPE_BUF, capacity); fixed
- * @lock:		serialises readers and writers; protects @ring,
- *			@readers, @writers and the counters below. A mutex,
- *			because copy_{to,from}_user() may fault and sleep.
- * @ring:		positions in @buf (@lock)
- * @readers:		open files with FMODE_READ (@lock)
- * @writers:		open files with FMODE_WRITE (@lock)
- * @poll_usage:		someone polled; wake on every change (@lock)
- * @reads:		read() calls that returned data (@lock)
- * @writes:		write() calls that stored data (@lock)
- * @bytes_read:		bytes delivered to readers (@lock)
- * @bytes_written:	bytes stored by writers (@lock)
- * @rd_wait:		readers wait here for data or end of file
- * @wr_wait:		writers wait here for @atomic_max bytes of space
- */
-struct circbuf_dev {
-	struct miscdevice misc;
-	struct device *dev;
-	struct circbuf_dma_buf buf;
-	size_t atomic_max;
-
-	/* protects ring, readers, writers, poll_usage and the counters */
-	struct mutex lock;
-	struct circbuf_ring ring;
-	unsigned int readers;
-	unsigned int writers;
-	bool poll_usage;
-	u64 reads;
-	u64 writes;
-	u64 bytes_read;
-	u64 bytes_written;
-
-	wait_queue_head_t rd_wait;
-	wait_queue_head_t wr_wait;
-};
 
 static struct circbuf_dev *file_to_cb(struct file *file)
 {
@@ -123,80 +100,102 @@ static bool circbuf_writable(struct circbuf_dev *cb)
 }
 
 /*
- * Copy up to @len buffered bytes to @ubuf, stopping at the first fault.
- * Return: the bytes copied; the caller consumes exactly those.
+ * Copy @len bytes between @ubuf and the ring at its current position by
+ * CPU, stopping at the first fault. Return: the bytes copied.
  */
-static size_t circbuf_copy_out(struct circbuf_dev *cb, char __user *ubuf,
-			       size_t len)
+static size_t circbuf_cpu_move(struct circbuf_dev *cb, char __user *ubuf,
+			       size_t len, enum circbuf_dir dir)
 {
 	struct circbuf_span sp[2];
 	size_t done = 0;
 	unsigned int i;
 
 	lockdep_assert_held(&cb->lock);
-	circbuf_ring_read_spans(&cb->ring, len, sp);
+	if (dir == CIRCBUF_TO_USER)
+		circbuf_ring_read_spans(&cb->ring, len, sp);
+	else
+		circbuf_ring_write_spans(&cb->ring, len, sp);
 	for (i = 0; i < ARRAY_SIZE(sp); i++) {
 		size_t off = sp[i].off, left = sp[i].len;
 
 		while (left) {
 			size_t idx, seg_off, chunk, uncopied;
+			void *ring;
 
 			chunk = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
 						  &idx, &seg_off);
-			uncopied = copy_to_user(ubuf + done,
-						cb->buf.segs[idx].cpu + seg_off,
-						chunk);
+			ring = cb->buf.segs[idx].cpu + seg_off;
+			if (dir == CIRCBUF_TO_USER)
+				uncopied = copy_to_user(ubuf + done, ring, chunk);
+			else
+				uncopied = copy_from_user(ring, ubuf + done, chunk);
 			done += chunk - uncopied;
 			if (uncopied)
 				return done;
 			off += chunk;
 			left -= chunk;
-			cond_resched();
 		}
 	}
 	return done;
 }
 
 /*
- * Copy up to @len bytes from @ubuf into the free space, stopping at the
- * first fault. Return: the bytes copied; the caller commits exactly those.
+ * Move up to @len bytes between @ubuf and the ring, by DMA or by CPU, and
+ * commit them to the ring. Large transfers go in batches so that the CPU
+ * is given up in between. Return: the bytes moved, fewer than asked only
+ * after a fault, a DMA error or a signal; or a negative errno if none.
  */
-static size_t circbuf_copy_in(struct circbuf_dev *cb, const char __user *ubuf,
-			      size_t len)
+static ssize_t circbuf_move(struct circbuf_dev *cb, char __user *ubuf,
+			    size_t len, enum circbuf_dir dir)
 {
-	struct circbuf_span sp[2];
 	size_t done = 0;
-	unsigned int i;
+	ssize_t n = 0;
 
 	lockdep_assert_held(&cb->lock);
-	circbuf_ring_write_spans(&cb->ring, len, sp);
-	for (i = 0; i < ARRAY_SIZE(sp); i++) {
-		size_t off = sp[i].off, left = sp[i].len;
+	len = min(len, dir == CIRCBUF_TO_USER ? circbuf_ring_used(&cb->ring) :
+						circbuf_ring_space(&cb->ring));
+	while (done < len) {
+		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
+		bool by_dma = cb->chan && batch >= READ_ONCE(dma_threshold);
 
-		while (left) {
-			size_t idx, seg_off, chunk, uncopied;
-
-			chunk = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
-						  &idx, &seg_off);
-			uncopied = copy_from_user(cb->buf.segs[idx].cpu + seg_off,
-						  ubuf + done, chunk);
-			done += chunk - uncopied;
-			if (uncopied)
-				return done;
-			off += chunk;
-			left -= chunk;
-			cond_resched();
+		if (by_dma) {
+			n = circbuf_dma_move(cb, ubuf + done, batch, dir,
+					     READ_ONCE(dma_timeout_ms));
+			/* Memory DMA cannot reach: the CPU path decides. */
+			by_dma = n != -EFAULT && n != -ENOMEM;
 		}
+		if (!by_dma) {
+			n = circbuf_cpu_move(cb, ubuf + done, batch, dir);
+			cb->cpu_bytes += n;
+		}
+		if (n > 0) {
+			if (dir == CIRCBUF_TO_USER)
+				circbuf_ring_consume(&cb->ring, n);
+			else
+				circbuf_ring_produce(&cb->ring, n);
+			done += n;
+		}
+		if (n != batch)
+			break;
+		cond_resched();
 	}
-	return done;
+	if (done)
+		return done;
+	return n < 0 ? n : -EFAULT;
 }
 
-/* Count the file's modes in. */
+/*
+ * Count the file's modes in. The first open takes a DMA channel, which
+ * holds a reference on the engine's module: taken at load, it would keep
+ * this very module from ever unloading.
+ */
 static int circbuf_open(struct inode *inode, struct file *file)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 
 	mutex_lock(&cb->lock);
+	if (!cb->opens++ && use_dma)
+		circbuf_dma_get(cb, dma_any_channel);
 	if (file->f_mode & FMODE_READ)
 		cb->readers++;
 	if (file->f_mode & FMODE_WRITE)
@@ -217,6 +216,8 @@ static int circbuf_release(struct inode *inode, struct file *file)
 		cb->readers--;
 	if (file->f_mode & FMODE_WRITE)
 		eof = !--cb->writers;
+	if (!--cb->opens)
+		circbuf_dma_put(cb);
 	mutex_unlock(&cb->lock);
 
 	/* Every sleeping reader must see end of file, not just one. */
@@ -232,7 +233,8 @@ static ssize_t circbuf_read(struct file *file, char __user *ubuf,
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 	bool wake_writer, wake_next_reader;
-	size_t space, done;
+	size_t space;
+	ssize_t ret;
 
 	if (!count)
 		return 0;
@@ -258,14 +260,13 @@ static ssize_t circbuf_read(struct file *file, char __user *ubuf,
 	}
 
 	space = circbuf_ring_space(&cb->ring);
-	done = circbuf_copy_out(cb, ubuf, count);
-	if (done) {
-		circbuf_ring_consume(&cb->ring, done);
+	ret = circbuf_move(cb, ubuf, count, CIRCBUF_TO_USER);
+	if (ret > 0) {
 		cb->reads++;
-		cb->bytes_read += done;
+		cb->bytes_read += ret;
 	}
 	/* Writers wait for atomic_max bytes: wake one when that appears. */
-	wake_writer = done && (space < cb->atomic_max || cb->poll_usage) &&
+	wake_writer = ret > 0 && (space < cb->atomic_max || cb->poll_usage) &&
 		      circbuf_ring_space(&cb->ring) >= cb->atomic_max;
 	wake_next_reader = !circbuf_ring_empty(&cb->ring);
 	mutex_unlock(&cb->lock);
@@ -274,7 +275,7 @@ static ssize_t circbuf_read(struct file *file, char __user *ubuf,
 		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
 	if (wake_next_reader)
 		wake_up_interruptible_poll(&cb->rd_wait, EPOLLIN | EPOLLRDNORM);
-	return done ? done : -EFAULT;
+	return ret;
 }
 
 /*
@@ -302,10 +303,11 @@ static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
 
 		if (space && (!is_atomic || space >= want)) {
 			bool was_empty = circbuf_ring_empty(&cb->ring);
-			size_t n = circbuf_copy_in(cb, ubuf + done, want);
+			/* The ring is only read from user memory here. */
+			ssize_t n = circbuf_move(cb, (char __user *)ubuf + done,
+						 want, CIRCBUF_TO_RING);
 
-			if (n) {
-				circbuf_ring_produce(&cb->ring, n);
+			if (n > 0) {
 				cb->bytes_written += n;
 				done += n;
 				/*
@@ -317,6 +319,11 @@ static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
 					wake_up_interruptible_poll(&cb->rd_wait,
 								   EPOLLIN | EPOLLRDNORM);
 			}
+			if (n < 0) {
+				err = n;
+				break;
+			}
+			/* Short: a fault, a DMA error or a signal. */
 			if (n < min(want, space)) {
 				err = -EFAULT;
 				break;
@@ -393,6 +400,12 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 	st->bytes_written = cb->bytes_written;
 	st->readers = cb->readers;
 	st->writers = cb->writers;
+	st->dma_submitted = cb->dma_submitted;
+	st->dma_completed = cb->dma_completed;
+	st->dma_failed = cb->dma_failed;
+	st->dma_timeouts = cb->dma_timeouts;
+	st->dma_bytes = cb->dma_bytes;
+	st->cpu_bytes = cb->cpu_bytes;
 }
 
 /* CIRCBUF_GET_STATS and FIONREAD. */
@@ -505,6 +518,8 @@ static struct platform_device *circbuf_pdev;
 
 static int __init circbuf_init(void)
 {
+	int err;
+
 	if (buffer_size < 1 || buffer_size > CIRCBUF_MAX_SIZE) {
 		pr_err("buffer_size=%u is out of range: it must be 1..%u bytes\n",
 		       buffer_size, CIRCBUF_MAX_SIZE);
@@ -523,19 +538,33 @@ static int __init circbuf_init(void)
 		return -EINVAL;
 	}
 
+	/* The engine first: the device is its client. */
+	err = circbuf_dma_engine_register();
+	if (err)
+		return err;
+
 	/*
 	 * Create the device and probe it right away: a probe failure fails
 	 * the load instead of leaving a driver with nothing bound.
 	 */
 	circbuf_pdev = platform_create_bundle(&circbuf_driver, circbuf_probe,
 					      NULL, 0, NULL, 0);
-	return PTR_ERR_OR_ZERO(circbuf_pdev);
+	if (IS_ERR(circbuf_pdev)) {
+		err = PTR_ERR(circbuf_pdev);
+		goto err_unregister_engine;
+	}
+	return 0;
+
+err_unregister_engine:
+	circbuf_dma_engine_unregister();
+	return err;
 }
 
 static void __exit circbuf_exit(void)
 {
 	platform_device_unregister(circbuf_pdev);
 	platform_driver_unregister(&circbuf_driver);
+	circbuf_dma_engine_unregister();
 }
 
 module_init(circbuf_init);

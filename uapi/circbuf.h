@@ -37,7 +37,20 @@
  * @readers:		open files of the device that can read
  * @writers:		open files of the device that can write (an O_RDWR
  *			file counts as a reader and as a writer)
+ * @dma_submitted:	DMA descriptors submitted to the engine
+ * @dma_completed:	DMA descriptors that completed without error
+ * @dma_failed:		DMA descriptors that failed, timed out or were aborted
+ * @dma_timeouts:	DMA transfers terminated after dma_timeout_ms
+ * @dma_bytes:		bytes moved between user memory and the buffer by DMA
+ * @cpu_bytes:		bytes moved by CPU copy (copy_to_user/copy_from_user)
  * @reserved:		zero; room for later fields without a new ioctl
+ *
+ * Growing the structure: new fields take the place of @reserved entries,
+ * so the size, and with it the CIRCBUF_GET_STATS number, never changes. A
+ * binary built before a field existed never reads it; one built after
+ * reads 0 from an older module, which zeroes the reserved space. The DMA
+ * counters came that way: dma_bytes + cpu_bytes == bytes_read +
+ * bytes_written.
  *
  * All counters are taken under the device lock, so one snapshot is
  * consistent: @used == @bytes_written - @bytes_read and
@@ -53,7 +66,13 @@ struct circbuf_stats {
 	__u64 bytes_written;
 	__u32 readers;
 	__u32 writers;
-	__u64 reserved[8];
+	__u64 dma_submitted;
+	__u64 dma_completed;
+	__u64 dma_failed;
+	__u64 dma_timeouts;
+	__u64 dma_bytes;
+	__u64 cpu_bytes;
+	__u64 reserved[2];
 };
 
 /* ioctl type byte; 0xB8 is unassigned in ioctl-number.rst. */

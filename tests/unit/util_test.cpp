@@ -468,6 +468,12 @@ circbuf_stats sample_stats()
 	s.bytes_written = (1 << 20) + 100;
 	s.readers = 2;
 	s.writers = 3;
+	s.dma_submitted = 7;
+	s.dma_completed = 6;
+	s.dma_failed = 1;
+	s.dma_timeouts = 1;
+	s.dma_bytes = 1 << 20;
+	s.cpu_bytes = 100;
 	return s;
 }
 
@@ -476,7 +482,9 @@ TEST(StatsFormat, JsonIsOneObjectWithEveryField)
 	EXPECT_EQ(format_stats_json(sample_stats()),
 		  "{\"capacity\":4096,\"used\":100,\"available\":3996,\"reads\":5,"
 		  "\"writes\":6,\"bytes_read\":1048576,\"bytes_written\":1048676,"
-		  "\"readers\":2,\"writers\":3}");
+		  "\"readers\":2,\"writers\":3,\"dma_submitted\":7,"
+		  "\"dma_completed\":6,\"dma_failed\":1,\"dma_timeouts\":1,"
+		  "\"dma_bytes\":1048576,\"cpu_bytes\":100}");
 }
 
 TEST(StatsFormat, JsonPrintsFull64BitValues)
@@ -490,9 +498,11 @@ TEST(StatsFormat, JsonPrintsFull64BitValues)
 TEST(StatsFormat, TableHasOneLinePerField)
 {
 	std::string t = format_stats_table(sample_stats());
-	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 9);
+	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 15);
 	for (const char *name : {"capacity", "used", "available", "reads", "writes",
-				 "bytes_read", "bytes_written", "readers", "writers"})
+				 "bytes_read", "bytes_written", "readers", "writers",
+				 "dma_submitted", "dma_completed", "dma_failed",
+				 "dma_timeouts", "dma_bytes", "cpu_bytes"})
 		EXPECT_NE(t.find(std::string(name) + " "), std::string::npos) << name;
 	EXPECT_NE(t.find("(1.0 MiB)"), std::string::npos);
 }

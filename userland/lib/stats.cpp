@@ -35,7 +35,8 @@ std::string format_stats_table(const circbuf_stats &s)
 	std::string out;
 	for_each_stat(s, [&](std::string_view name, std::uint64_t v) {
 		bool is_bytes = name == "capacity" || name == "used" ||
-				name == "available" || name.starts_with("bytes_");
+				name == "available" || name.starts_with("bytes_") ||
+				name.ends_with("_bytes");
 		out += strprintf("%-14.*s%20llu", int(name.size()), name.data(),
 				 static_cast<unsigned long long>(v));
 		if (is_bytes && v >= 1024)

@@ -28,6 +28,12 @@ void for_each_stat(const circbuf_stats &s, F &&f)
 	f(std::string_view("bytes_written"), std::uint64_t(s.bytes_written));
 	f(std::string_view("readers"), std::uint64_t(s.readers));
 	f(std::string_view("writers"), std::uint64_t(s.writers));
+	f(std::string_view("dma_submitted"), std::uint64_t(s.dma_submitted));
+	f(std::string_view("dma_completed"), std::uint64_t(s.dma_completed));
+	f(std::string_view("dma_failed"), std::uint64_t(s.dma_failed));
+	f(std::string_view("dma_timeouts"), std::uint64_t(s.dma_timeouts));
+	f(std::string_view("dma_bytes"), std::uint64_t(s.dma_bytes));
+	f(std::string_view("cpu_bytes"), std::uint64_t(s.cpu_bytes));
 }
 
 // One "name  value" line per field; byte counts also in KiB/MiB/GiB.

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The circbuf DMA engine: a dmaengine provider for DMA_MEMCPY, bound to a
+ * platform device of its own so that it has a driver and DMA masks, listed
+ * under /sys/class/dma and in debugfs dmaengine/summary like hardware.
+ *
+ * Descriptor life cycle, all under the channel lock:
+ *
+ *   prep --tx_submit--> submitted --issue_pending--> issued
+ *        --engine thread--> active --copy done--> completed
+ *        --tasklet: callback--> freed
+ *
+ * terminate_all moves every descriptor not yet completed (and completed
+ * ones whose callbacks have not run) to "terminated"; synchronize waits
+ * until the engine no longer touches their memory and the tasklet is idle,
+ * then frees them. The private helpers of drivers/dma/dmaengine.h and
+ * virt-dma are not available to modules, so cookies are handled here:
+ * tx_submit assigns the next cookie, the engine sets completed_cookie.
+ *
+ * Fault injection in debugfs circbuf-dma/: writing N to fail_nth makes the
+ * Nth descriptor to start from now complete with an error after copying
+ * half of its bytes; hang_nth makes it never complete.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+
+#include "circbuf_dma_engine.h"
+#include "circbuf_dma_priv.h"
+
+#define CBDMA_DRIVER_NAME	"circbuf-dma"
+#define CBDMA_MAX_CHANNELS	16
+
+static unsigned int dma_channels = 1;
+module_param(dma_channels, uint, 0444);
+MODULE_PARM_DESC(dma_channels, "Channels of the emulated DMA engine, 1..16 (default 1)");
+
+static unsigned int dma_latency_us;
+module_param(dma_latency_us, uint, 0444);
+MODULE_PARM_DESC(dma_latency_us,
+		 "Simulated latency of each DMA descriptor in microseconds (default 0: none)");
+
+static void cbdma_desc_free(struct cbdma_desc *d)
+{
+	kfree(d);
+}
+
+static void cbdma_free_list(struct list_head *list)
+{
+	struct cbdma_desc *d, *tmp;
+
+	list_for_each_entry_safe(d, tmp, list, node) {
+		list_del(&d->node);
+		cbdma_desc_free(d);
+	}
+}
+
+/* Give the descriptor the channel's next cookie and queue it. */
+static dma_cookie_t cbdma_tx_submit(struct dma_async_tx_descriptor *tx)
+{
+	struct cbdma_chan *c = to_cbdma_chan(tx->chan);
+	struct cbdma_desc *d = to_cbdma_desc(tx);
+	dma_cookie_t cookie;
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	cookie = c->chan.cookie + 1;
+	if (cookie < DMA_MIN_COOKIE)
+		cookie = DMA_MIN_COOKIE;
+	tx->cookie = cookie;
+	c->chan.cookie = cookie;
+	list_add_tail(&d->node, &c->submitted);
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	return cookie;
+}
+
+/* A memcpy descriptor; may be called in atomic context. */
+static struct dma_async_tx_descriptor *
+cbdma_prep_memcpy(struct dma_chan *chan, dma_addr_t dst, dma_addr_t src,
+		  size_t len, unsigned long flags)
+{
+	struct cbdma_desc *d;
+
+	if (!len)
+		return NULL;
+	d = kzalloc(sizeof(*d), GFP_NOWAIT);
+	if (!d)
+		return NULL;
+	dma_async_tx_descriptor_init(&d->tx, chan);
+	d->tx.tx_submit = cbdma_tx_submit;
+	d->tx.flags = flags;
+	d->src = src;
+	d->dst = dst;
+	d->len = len;
+	INIT_LIST_HEAD(&d->node);
+	return &d->tx;
+}
+
+/* Hand the submitted descriptors to the engine. */
+static void cbdma_issue_pending(struct dma_chan *chan)
+{
+	struct cbdma_chan *c = to_cbdma_chan(chan);
+	unsigned long flags;
+	bool kick;
+
+	spin_lock_irqsave(&c->lock, flags);
+	kick = !list_empty(&c->submitted);
+	list_splice_tail_init(&c->submitted, &c->issued);
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	if (kick)
+		wake_up(&c->work_wait);
+}
+
+/* Cookie state, with the residue of the descriptor the engine is on. */
+static enum dma_status cbdma_tx_status(struct dma_chan *chan,
+				       dma_cookie_t cookie,
+				       struct dma_tx_state *state)
+{
+	struct cbdma_chan *c = to_cbdma_chan(chan);
+	enum dma_status status;
+	unsigned long flags;
+	u32 residue = 0;
+
+	spin_lock_irqsave(&c->lock, flags);
+	status = dma_async_is_complete(cookie, chan->completed_cookie,
+				       chan->cookie);
+	if (status != DMA_COMPLETE && c->active &&
+	    c->active->tx.cookie == cookie)
+		residue = c->active->len - c->active->done;
+	dma_set_tx_state(state, chan->completed_cookie, chan->cookie, residue);
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	return status;
+}
+
+/* Abort everything not yet reported; cbdma_synchronize() frees it. */
+static int cbdma_terminate_all(struct dma_chan *chan)
+{
+	struct cbdma_chan *c = to_cbdma_chan(chan);
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	list_splice_tail_init(&c->submitted, &c->terminated);
+	list_splice_tail_init(&c->issued, &c->terminated);
+	list_splice_tail_init(&c->completed, &c->terminated);
+	if (c->active) {
+		list_add_tail(&c->active->node, &c->terminated);
+		/* The engine checks this between pages and stops. */
+		WRITE_ONCE(c->active, NULL);
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	/* Cut short a latency wait; the thread then reports idle. */
+	wake_up(&c->idle_wait);
+	return 0;
+}
+
+static bool cbdma_idle(struct cbdma_chan *c)
+{
+	unsigned long flags;
+	bool busy;
+
+	spin_lock_irqsave(&c->lock, flags);
+	busy = c->busy;
+	spin_unlock_irqrestore(&c->lock, flags);
+	return !busy;
+}
+
+/*
+ * After terminate_all: wait until the engine no longer touches the aborted
+ * descriptors' memory and no callback runs, then free them. May sleep.
+ */
+static void cbdma_synchronize(struct dma_chan *chan)
+{
+	struct cbdma_chan *c = to_cbdma_chan(chan);
+	unsigned long flags;
+	LIST_HEAD(dead);
+
+	wait_event(c->idle_wait, cbdma_idle(c));
+	tasklet_kill(&c->irq);
+
+	spin_lock_irqsave(&c->lock, flags);
+	list_splice_tail_init(&c->terminated, &dead);
+	spin_unlock_irqrestore(&c->lock, flags);
+	cbdma_free_list(&dead);
+}
+
+/* The simulated completion interrupt: report completed descriptors. */
+static void cbdma_irq(struct tasklet_struct *t)
+{
+	struct cbdma_chan *c = from_tasklet(c, t, irq);
+	struct cbdma_desc *d, *tmp;
+	unsigned long flags;
+	LIST_HEAD(done);
+
+	spin_lock_irqsave(&c->lock, flags);
+	list_splice_tail_init(&c->completed, &done);
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	list_for_each_entry_safe(d, tmp, &done, node) {
+		struct dmaengine_result res = {
+			.result = d->result,
+			.residue = d->result == DMA_TRANS_NOERROR ?
+				   0 : d->len - d->done,
+		};
+		struct dma_async_tx_descriptor *tx = &d->tx;
+
+		list_del(&d->node);
+		if (tx->callback_result)
+			tx->callback_result(tx->callback_param, &res);
+		else if (tx->callback)
+			tx->callback(tx->callback_param);
+		dma_run_dependencies(tx);
+		cbdma_desc_free(d);
+	}
+}
+
+static int cbdma_alloc_chan_resources(struct dma_chan *chan)
+{
+	return 0;
+}
+
+/* The client let go of the channel: drop whatever it left behind. */
+static void cbdma_free_chan_resources(struct dma_chan *chan)
+{
+	cbdma_terminate_all(chan);
+	cbdma_synchronize(chan);
+}
+
+static int cbdma_fail_nth_get(void *data, u64 *val)
+{
+	*val = atomic_read(data);
+	return 0;
+}
+
+static int cbdma_fail_nth_set(void *data, u64 val)
+{
+	if (val > INT_MAX)
+		return -EINVAL;
+	atomic_set(data, val);
+	return 0;
+}
+
+DEFINE_DEBUGFS_ATTRIBUTE(cbdma_nth_fops, cbdma_fail_nth_get,
+			 cbdma_fail_nth_set, "%llu\n");
+
+static void cbdma_chan_init(struct cbdma_dev *cbd, struct cbdma_chan *c)
+{
+	c->cbd = cbd;
+	c->chan.device = &cbd->ddev;
+	c->chan.cookie = DMA_MIN_COOKIE;
+	c->chan.completed_cookie = DMA_MIN_COOKIE;
+	spin_lock_init(&c->lock);
+	INIT_LIST_HEAD(&c->submitted);
+	INIT_LIST_HEAD(&c->issued);
+	INIT_LIST_HEAD(&c->completed);
+	INIT_LIST_HEAD(&c->terminated);
+	init_waitqueue_head(&c->work_wait);
+	init_waitqueue_head(&c->idle_wait);
+	tasklet_setup(&c->irq, cbdma_irq);
+	list_add_tail(&c->chan.device_node, &cbd->ddev.channels);
+}
+
+static void cbdma_stop_threads(struct cbdma_dev *cbd, unsigned int n)
+{
+	while (n--)
+		cbdma_hw_stop(&cbd->chans[n]);
+}
+
+static int __init cbdma_probe(struct platform_device *pdev)
+{
+	struct device *dev = &pdev->dev;
+	struct dma_device *dd;
+	struct cbdma_dev *cbd;
+	unsigned int i;
+	int err;
+
+	err = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
+	if (err)
+		return err;
+
+	cbd = devm_kzalloc(dev, sizeof(*cbd), GFP_KERNEL);
+	if (!cbd)
+		return -ENOMEM;
+	cbd->nr_chans = dma_channels;
+	cbd->latency_us = dma_latency_us;
+	cbd->chans = devm_kcalloc(dev, cbd->nr_chans, sizeof(*cbd->chans),
+				  GFP_KERNEL);
+	if (!cbd->chans)
+		return -ENOMEM;
+
+	dd = &cbd->ddev;
+	dd->dev = dev;
+	INIT_LIST_HEAD(&dd->channels);
+	/* Private: only dma_request_channel() hands it out, not async_tx. */
+	dma_cap_set(DMA_MEMCPY, dd->cap_mask);
+	dma_cap_set(DMA_PRIVATE, dd->cap_mask);
+	dd->directions = BIT(DMA_MEM_TO_MEM);
+	dd->src_addr_widths = BIT(DMA_SLAVE_BUSWIDTH_1_BYTE);
+	dd->dst_addr_widths = BIT(DMA_SLAVE_BUSWIDTH_1_BYTE);
+	dd->residue_granularity = DMA_RESIDUE_GRANULARITY_BURST;
+	dd->copy_align = DMAENGINE_ALIGN_1_BYTE;
+	dd->device_alloc_chan_resources = cbdma_alloc_chan_resources;
+	dd->device_free_chan_resources = cbdma_free_chan_resources;
+	dd->device_prep_dma_memcpy = cbdma_prep_memcpy;
+	dd->device_issue_pending = cbdma_issue_pending;
+	dd->device_tx_status = cbdma_tx_status;
+	dd->device_terminate_all = cbdma_terminate_all;
+	dd->device_synchronize = cbdma_synchronize;
+	for (i = 0; i < cbd->nr_chans; i++)
+		cbdma_chan_init(cbd, &cbd->chans[i]);
+
+	err = dma_async_device_register(dd);
+	if (err) {
+		dev_err(dev, "cannot register the DMA engine: %d\n", err);
+		return err;
+	}
+
+	/* After registration: the thread is named for the channel's id. */
+	for (i = 0; i < cbd->nr_chans; i++) {
+		err = cbdma_hw_start(&cbd->chans[i]);
+		if (err)
+			goto err_stop_threads;
+	}
+
+	cbd->debugfs = debugfs_create_dir(CBDMA_DRIVER_NAME, NULL);
+	debugfs_create_file_unsafe("fail_nth", 0600, cbd->debugfs,
+				   &cbd->fail_nth, &cbdma_nth_fops);
+	debugfs_create_file_unsafe("hang_nth", 0600, cbd->debugfs,
+				   &cbd->hang_nth, &cbdma_nth_fops);
+
+	platform_set_drvdata(pdev, cbd);
+	dev_info(dev, "DMA engine ready: %u channel(s)\n", cbd->nr_chans);
+	return 0;
+
+err_stop_threads:
+	cbdma_stop_threads(cbd, i);
+	dma_async_device_unregister(dd);
+	return err;
+}
+
+/* Mirror of the probe; no client holds a channel any more. */
+static void cbdma_remove(struct platform_device *pdev)
+{
+	struct cbdma_dev *cbd = platform_get_drvdata(pdev);
+	unsigned int i;
+
+	debugfs_remove_recursive(cbd->debugfs);
+	cbdma_stop_threads(cbd, cbd->nr_chans);
+	dma_async_device_unregister(&cbd->ddev);
+	for (i = 0; i < cbd->nr_chans; i++)
+		tasklet_kill(&cbd->chans[i].irq);
+}
+
+static struct platform_driver cbdma_driver = {
+	.driver = {
+		.name = CBDMA_DRIVER_NAME,
+	},
+	.remove_new = cbdma_remove,
+};
+
+static struct platform_device *cbdma_pdev;
+
+bool circbuf_dma_engine_filter(struct dma_chan *chan, void *param)
+{
+	return chan->device->dev->driver == &cbdma_driver.driver;
+}
+
+int __init circbuf_dma_engine_register(void)
+{
+	if (dma_channels < 1 || dma_channels > CBDMA_MAX_CHANNELS) {
+		pr_err("dma_channels=%u is out of range: it must be 1..%u\n",
+		       dma_channels, CBDMA_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	cbdma_pdev = platform_create_bundle(&cbdma_driver, cbdma_probe,
+					    NULL, 0, NULL, 0);
+	return PTR_ERR_OR_ZERO(cbdma_pdev);
+}
+
+void circbuf_dma_engine_unregister(void)
+{
+	platform_device_unregister(cbdma_pdev);
+	platform_driver_unregister(&cbdma_driver);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The circbuf DMA engine: a dmaengine provider whose "hardware" is a kernel
+ * thread per channel.
+ *
+ *   client (kmod/)                    provider (dma/)
+ *   --------------                    ---------------
+ *   dmaengine_prep_dma_memcpy()  -->  cbdma_prep_memcpy(): new descriptor
+ *   dmaengine_submit()           -->  cbdma_tx_submit(): cookie, "submitted"
+ *   dma_async_issue_pending()    -->  cbdma_issue_pending(): "issued", wake
+ *                                     circbuf-dma/N thread: "active", copy
+ *                                     through bus addresses, page by page
+ *   callback_result() <-- tasklet <-- "completed": simulated interrupt
+ *   dmaengine_terminate_sync()   -->  cbdma_terminate_all() + synchronize()
+ *
+ * Descriptors move submitted -> issued -> active -> completed, or to
+ * "terminated" when the client aborts them; see circbuf_dma_engine.c.
+ */
+#ifndef _CIRCBUF_DMA_ENGINE_H
+#define _CIRCBUF_DMA_ENGINE_H
+
+#include <linux/types.h>
+
+struct dma_chan;
+
+int circbuf_dma_engine_register(void);
+void circbuf_dma_engine_unregister(void);
+
+/* dma_request_channel() filter: true for channels of the circbuf engine. */
+bool circbuf_dma_engine_filter(struct dma_chan *chan, void *param);
+
+#endif /* _CIRCBUF_DMA_ENGINE_H */

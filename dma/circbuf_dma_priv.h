@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internals of the circbuf DMA engine, shared by the dmaengine provider
+ * (circbuf_dma_engine.c) and the thread that plays the hardware
+ * (circbuf_dma_hw.c).
+ */
+#ifndef _CIRCBUF_DMA_PRIV_H
+#define _CIRCBUF_DMA_PRIV_H
+
+#include <linux/atomic.h>
+#include <linux/dmaengine.h>
+#include <linux/interrupt.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+struct cbdma_dev;
+
+/**
+ * struct cbdma_desc - one memcpy descriptor
+ * @tx:		the dmaengine descriptor handed to the client
+ * @node:	link in one of the channel's lists (cbdma_chan.lock)
+ * @src:	bus address to copy from
+ * @dst:	bus address to copy to
+ * @len:	bytes to copy
+ * @done:	cursor: bytes copied so far; written by the engine thread
+ *		only, read under cbdma_chan.lock for the residue
+ * @result:	outcome, set by the engine before the descriptor completes
+ * @fail:	fault injection: complete with an error after half the copy
+ * @hang:	fault injection: never complete (until terminated)
+ */
+struct cbdma_desc {
+	struct dma_async_tx_descriptor tx;
+	struct list_head node;
+	dma_addr_t src;
+	dma_addr_t dst;
+	size_t len;
+	size_t done;
+	enum dmaengine_tx_result result;
+	bool fail;
+	bool hang;
+};
+
+/**
+ * struct cbdma_chan - one channel: its queues and its engine thread
+ * @chan:	the dmaengine channel
+ * @cbd:	the engine
+ * @lock:	protects the lists, @active, @busy, @chan.cookie and
+ *		@chan.completed_cookie; taken from the thread, the tasklet
+ *		and any client context, so always with interrupts off
+ * @submitted:	descriptors given a cookie, not yet issued
+ * @issued:	descriptors waiting for the engine, in order
+ * @active:	the descriptor the engine works on, or NULL; a hung one
+ *		stays here until terminated
+ * @busy:	the engine thread is copying @active's memory
+ * @completed:	descriptors done, callbacks not yet run (by the tasklet)
+ * @terminated:	descriptors aborted, freed by cbdma_synchronize()
+ * @work_wait:	the engine thread sleeps here while it has nothing to do
+ * @idle_wait:	cbdma_synchronize() waits here for @busy to clear
+ * @irq:	the simulated completion interrupt: runs the callbacks
+ * @thread:	the engine thread, "circbuf-dma/N"
+ */
+struct cbdma_chan {
+	struct dma_chan chan;
+	struct cbdma_dev *cbd;
+
+	/* protects the lists, active, busy and the channel's cookies */
+	spinlock_t lock;
+	struct list_head submitted;
+	struct list_head issued;
+	struct cbdma_desc *active;
+	bool busy;
+	struct list_head completed;
+	struct list_head terminated;
+
+	wait_queue_head_t work_wait;
+	wait_queue_head_t idle_wait;
+	struct tasklet_struct irq;
+	struct task_struct *thread;
+};
+
+/**
+ * struct cbdma_dev - the engine: a dmaengine device and its channels
+ * @ddev:	the dmaengine device
+ * @chans:	@nr_chans channels
+ * @nr_chans:	number of channels
+ * @fail_nth:	fault injection: the Nth descriptor to start fails (0: off)
+ * @hang_nth:	fault injection: the Nth descriptor to start hangs (0: off)
+ * @latency_us:	simulated per-descriptor latency in microseconds
+ * @debugfs:	the engine's debugfs directory
+ */
+struct cbdma_dev {
+	struct dma_device ddev;
+	struct cbdma_chan *chans;
+	unsigned int nr_chans;
+	atomic_t fail_nth;
+	atomic_t hang_nth;
+	unsigned int latency_us;
+	struct dentry *debugfs;
+};
+
+static inline struct cbdma_chan *to_cbdma_chan(struct dma_chan *chan)
+{
+	return container_of(chan, struct cbdma_chan, chan);
+}
+
+static inline struct cbdma_desc *to_cbdma_desc(struct dma_async_tx_descriptor *tx)
+{
+	return container_of(tx, struct cbdma_desc, tx);
+}
+
+int cbdma_hw_start(struct cbdma_chan *c);
+void cbdma_hw_stop(struct cbdma_chan *c);
+
+#endif /* _CIRCBUF_DMA_PRIV_H */

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The DMA data path of /dev/circbuf: the character device as a dmaengine
+ * client.
+ *
+ * A transfer pins the user pages, maps them for the channel's device and
+ * builds one memcpy descriptor for every stretch that is contiguous both in
+ * the user's mapped scatterlist and in the ring, whose storage is split at
+ * the wrap and at segment boundaries:
+ *
+ *   user sg:  [ page 0 | page 1 ][ page 2 ][ page 3 ...
+ *   ring:          [ seg 5 (tail of the ring) ][ seg 0 (after the wrap) ...
+ *   descs:    [ d0 ][ d1       ][ d2 ][d3][ d4  ]...
+ *
+ * It then submits them, issues them and waits. A transfer in flight is never
+ * abandoned: on a signal or a timeout the channel is terminated and
+ * synchronised before the pages are released. Descriptors complete in
+ * order, so the bytes moved are the prefix of descriptors that completed
+ * without error; the caller commits exactly those.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/completion.h>
+#include <linux/dma-mapping.h>
+#include <linux/dmaengine.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+#include "circbuf_dev.h"
+#include "circbuf_dma_engine.h"
+
+struct circbuf_dma_req;
+
+/**
+ * struct circbuf_dma_piece - what became of one descriptor
+ * @req:	the transfer it belongs to
+ * @len:	bytes it moves
+ * @result:	its outcome, written by the completion callback
+ * @completed:	set by the completion callback
+ */
+struct circbuf_dma_piece {
+	struct circbuf_dma_req *req;
+	size_t len;
+	enum dmaengine_tx_result result;
+	bool completed;
+};
+
+/**
+ * struct circbuf_dma_req - one transfer
+ * @done:	completed when every descriptor has reported
+ * @pending:	descriptors that have not reported yet
+ * @nr:		descriptors submitted
+ * @pieces:	one per descriptor, in ring order
+ */
+struct circbuf_dma_req {
+	struct completion done;
+	atomic_t pending;
+	size_t nr;
+	struct circbuf_dma_piece pieces[];
+};
+
+/* Completion callback: atomic context, so record and signal only. */
+static void circbuf_dma_callback(void *param,
+				 const struct dmaengine_result *result)
+{
+	struct circbuf_dma_piece *p = param;
+
+	p->result = result->result;
+	WRITE_ONCE(p->completed, true);
+	/* atomic_dec_and_test() orders the stores above before complete(). */
+	if (atomic_dec_and_test(&p->req->pending))
+		complete(&p->req->done);
+}
+
+/* Take a DMA channel for the device's open files; CPU copy without one. */
+void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
+{
+	struct dma_chan *chan;
+	dma_cap_mask_t mask;
+
+	lockdep_assert_held(&cb->lock);
+	dma_cap_zero(mask);
+	dma_cap_set(DMA_MEMCPY, mask);
+	if (any_channel) {
+		/* This one reports failure with an ERR_PTR... */
+		chan = dma_request_chan_by_mask(&mask);
+		if (IS_ERR(chan))
+			chan = NULL;
+	} else {
+		/* ...and this one with NULL. */
+		chan = dma_request_channel(mask, circbuf_dma_engine_filter,
+					   NULL);
+	}
+	if (!chan)
+		dev_warn_ratelimited(cb->dev, "no DMA channel: using CPU copies\n");
+	cb->chan = chan;
+}
+
+void circbuf_dma_put(struct circbuf_dev *cb)
+{
+	lockdep_assert_held(&cb->lock);
+	if (cb->chan) {
+		dma_release_channel(cb->chan);
+		cb->chan = NULL;
+	}
+}
+
+/*
+ * Build and submit (not issue) the descriptors between the mapped user
+ * scatterlist and the ring's @len bytes at the current position, counting
+ * them in @req->nr. Return: false if one could not be prepared.
+ */
+static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
+			       size_t len, enum circbuf_dir dir,
+			       struct circbuf_dma_req *req, size_t max)
+{
+	struct scatterlist *sg = sgt->sgl;
+	dma_addr_t user = sg_dma_address(sg);
+	size_t user_left = sg_dma_len(sg);
+	struct circbuf_span sp[2];
+	unsigned int i;
+
+	if (dir == CIRCBUF_TO_USER)
+		circbuf_ring_read_spans(&cb->ring, len, sp);
+	else
+		circbuf_ring_write_spans(&cb->ring, len, sp);
+
+	for (i = 0; i < ARRAY_SIZE(sp); i++) {
+		size_t off = sp[i].off, left = sp[i].len;
+
+		while (left) {
+			struct dma_async_tx_descriptor *tx;
+			size_t idx, seg_off, n;
+			dma_addr_t ring;
+
+			n = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
+					      &idx, &seg_off);
+			n = min(n, user_left);
+			ring = cb->buf.segs[idx].dma + seg_off;
+			if (WARN_ON_ONCE(req->nr == max))
+				return false;
+			tx = dmaengine_prep_dma_memcpy(cb->chan,
+						       dir == CIRCBUF_TO_RING ? ring : user,
+						       dir == CIRCBUF_TO_RING ? user : ring,
+						       n, DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
+			if (!tx)
+				return false;
+			req->pieces[req->nr].req = req;
+			req->pieces[req->nr].len = n;
+			tx->callback_result = circbuf_dma_callback;
+			tx->callback_param = &req->pieces[req->nr];
+			if (dma_submit_error(dmaengine_submit(tx)))
+				return false;
+			req->nr++;
+
+			off += n;
+			left -= n;
+			user += n;
+			user_left -= n;
+			if (!user_left) {
+				sg = sg_next(sg);
+				if (!sg)
+					break;
+				user = sg_dma_address(sg);
+				user_left = sg_dma_len(sg);
+			}
+		}
+	}
+	return true;
+}
+
+/*
+ * Wait for the descriptors; on a signal or a timeout stop the channel and
+ * wait until it no longer touches the pages. Return: 0, -ERESTARTSYS or
+ * -ETIMEDOUT.
+ */
+static int circbuf_dma_wait(struct circbuf_dev *cb, struct circbuf_dma_req *req,
+			    unsigned int timeout_ms)
+{
+	long left;
+
+	left = wait_for_completion_interruptible_timeout(&req->done,
+							 msecs_to_jiffies(timeout_ms));
+	if (left > 0)
+		return 0;
+	dmaengine_terminate_sync(cb->chan);
+	if (!left) {
+		cb->dma_timeouts++;
+		dev_warn_ratelimited(cb->dev, "DMA transfer timed out after %u ms\n",
+				     timeout_ms);
+		return -ETIMEDOUT;
+	}
+	return -ERESTARTSYS;
+}
+
+/*
+ * The bytes moved: the descriptors that completed without error, up to the
+ * first one that did not.
+ */
+static size_t circbuf_dma_moved(struct circbuf_dev *cb,
+				struct circbuf_dma_req *req)
+{
+	size_t moved = 0, i;
+	bool ok = true;
+
+	for (i = 0; i < req->nr; i++) {
+		struct circbuf_dma_piece *p = &req->pieces[i];
+
+		if (READ_ONCE(p->completed) && p->result == DMA_TRANS_NOERROR) {
+			cb->dma_completed++;
+			if (ok)
+				moved += p->len;
+		} else {
+			cb->dma_failed++;
+			ok = false;
+		}
+	}
+	return moved;
+}
+
+/**
+ * circbuf_dma_move() - move @len bytes between user memory and the ring
+ * @cb:		the device, locked, with a channel
+ * @ubuf:	user buffer
+ * @len:	bytes; the ring has that much data (TO_USER) or space (TO_RING)
+ * @dir:	direction
+ * @timeout_ms:	how long to wait for the engine
+ *
+ * Does not commit the ring positions; the caller does, for the bytes moved.
+ *
+ * Return: @len, or fewer bytes if a descriptor failed, timed out or a
+ * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT or -ENOMEM
+ * if the transfer could not be set up (pages that cannot be pinned, no
+ * memory), for the caller to fall back to CPU copies.
+ */
+ssize_t circbuf_dma_move(struct circbuf_dev *cb, char __user *ubuf,
+			 size_t len, enum circbuf_dir dir,
+			 unsigned int timeout_ms)
+{
+	enum dma_data_direction dma_dir = dir == CIRCBUF_TO_RING ?
+					  DMA_TO_DEVICE : DMA_FROM_DEVICE;
+	unsigned long start = (unsigned long)ubuf;
+	unsigned int offset = offset_in_page(start);
+	int nr_pages = DIV_ROUND_UP(offset + len, PAGE_SIZE);
+	struct device *dma_dev = dmaengine_get_dma_device(cb->chan);
+	struct circbuf_dma_req *req;
+	struct sg_table sgt;
+	struct page **pages;
+	size_t max, moved;
+	ssize_t ret;
+	int pinned, err;
+
+	lockdep_assert_held(&cb->lock);
+	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+
+	/* The engine writes the user's pages on a read. */
+	pinned = pin_user_pages_fast(start & PAGE_MASK, nr_pages,
+				     dir == CIRCBUF_TO_USER ? FOLL_WRITE : 0,
+				     pages);
+	if (pinned != nr_pages) {
+		ret = -EFAULT;
+		goto err_unpin;
+	}
+
+	err = sg_alloc_table_from_pages(&sgt, pages, nr_pages, offset, len,
+					GFP_KERNEL);
+	if (err) {
+		ret = err;
+		goto err_unpin;
+	}
+	err = dma_map_sgtable(dma_dev, &sgt, dma_dir, 0);
+	if (err) {
+		ret = -ENOMEM;
+		goto err_free_table;
+	}
+
+	/* One descriptor per sg entry and per ring piece, at most. */
+	max = sgt.nents + cb->buf.nr_segs + 2;
+	req = kvzalloc(struct_size(req, pieces, max), GFP_KERNEL);
+	if (!req) {
+		ret = -ENOMEM;
+		goto err_unmap;
+	}
+	init_completion(&req->done);
+
+	if (!circbuf_dma_submit(cb, &sgt, len, dir, req, max)) {
+		/* Nothing was issued: drop what was submitted, copy by CPU. */
+		dmaengine_terminate_sync(cb->chan);
+		ret = -ENOMEM;
+		goto err_free_req;
+	}
+	cb->dma_submitted += req->nr;
+	/* Set before issuing: no callback runs before that. */
+	atomic_set(&req->pending, req->nr);
+	dma_async_issue_pending(cb->chan);
+
+	err = circbuf_dma_wait(cb, req, timeout_ms);
+	moved = circbuf_dma_moved(cb, req);
+	cb->dma_bytes += moved;
+	if (moved)
+		ret = moved;
+	else
+		ret = err == -ERESTARTSYS ? -ERESTARTSYS : -EIO;
+
+err_free_req:
+	kvfree(req);
+err_unmap:
+	dma_unmap_sgtable(dma_dev, &sgt, dma_dir, 0);
+err_free_table:
+	sg_free_table(&sgt);
+err_unpin:
+	if (pinned > 0)
+		unpin_user_pages_dirty_lock(pages, pinned,
+					    dir == CIRCBUF_TO_USER);
+	kvfree(pages);
+	return ret;
+}
