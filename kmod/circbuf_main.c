@@ -340,11 +340,15 @@ static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
 			break;
 		}
 		mutex_unlock(&cb->lock);
-		if (wait_event_interruptible_exclusive(cb->wr_wait,
-						       circbuf_writable(cb)))
-			return done ? done : -ERESTARTSYS;
-		/* Not interruptible, as in circbuf_read(). */
+		err = wait_event_interruptible_exclusive(cb->wr_wait,
+							 circbuf_writable(cb));
+		/*
+		 * Not interruptible, as in circbuf_read(); after a signal too,
+		 * so that what was stored is counted and the wake-up passed on.
+		 */
 		mutex_lock(&cb->lock);
+		if (err)
+			break;
 	}
 
 	if (done)

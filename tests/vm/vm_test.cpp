@@ -76,6 +76,19 @@ std::vector<uint8_t> pattern(uint64_t offset, size_t n, unsigned seed)
 	return v;
 }
 
+testing::AssertionResult same_bytes(const std::vector<uint8_t> &got, const std::vector<uint8_t> &want)
+{
+	auto [g, w] = std::mismatch(got.begin(), got.end(), want.begin(), want.end());
+	if (g == got.end() && w == want.end())
+		return testing::AssertionSuccess();
+	size_t at = g - got.begin();
+	auto r = testing::AssertionFailure();
+	r << "got " << got.size() << " bytes, want " << want.size() << "; first difference at offset " << at;
+	if (g != got.end() && w != want.end())
+		r << ": got 0x" << std::hex << int{*g} << ", want 0x" << int{*w} << std::dec;
+	return r;
+}
+
 std::vector<uint8_t> read_bytes(int fd, size_t n, Clock::duration timeout)
 {
 	std::vector<uint8_t> out(n);

@@ -106,6 +106,9 @@ Io sys_write(int fd, const void *buf, size_t n);
 uint8_t pattern_byte(uint64_t i, unsigned seed = 0);
 std::vector<uint8_t> pattern(uint64_t offset, size_t n, unsigned seed = 0);
 
+// Compares byte strings, reporting the first difference rather than both.
+testing::AssertionResult same_bytes(const std::vector<uint8_t> &got, const std::vector<uint8_t> &want);
+
 // Reads from fd (which may be blocking or not) until n bytes arrived, EOF,
 // an error, or no byte arrived for timeout; returns what it read.
 std::vector<uint8_t> read_bytes(int fd, size_t n, Clock::duration timeout = kWakeTimeout);
