@@ -55,10 +55,10 @@ static bool use_dma = true;
 module_param(use_dma, bool, 0444);
 MODULE_PARM_DESC(use_dma, "Move data by DMA (default Y); N: CPU copies only");
 
-static unsigned int dma_threshold = 16384;
+static unsigned int dma_threshold = 65536;
 module_param(dma_threshold, uint, 0644);
 MODULE_PARM_DESC(dma_threshold,
-		 "Transfers of at least this many bytes go by DMA; 1: all (default 16384)");
+		 "Transfers of at least this many bytes go by DMA; 1: all (default 65536)");
 
 static bool dma_any_channel;
 module_param(dma_any_channel, bool, 0444);
