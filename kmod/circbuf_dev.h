@@ -6,6 +6,7 @@
 #ifndef _CIRCBUF_DEV_H
 #define _CIRCBUF_DEV_H
 
+#include <linux/lockdep.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
@@ -80,6 +81,17 @@ struct circbuf_dev {
 	wait_queue_head_t rd_wait;
 	wait_queue_head_t wr_wait;
 };
+
+/* Where the next @len bytes of a transfer in direction @dir lie. */
+static inline void circbuf_spans(struct circbuf_dev *cb, size_t len,
+				 enum circbuf_dir dir, struct circbuf_span sp[2])
+{
+	lockdep_assert_held(&cb->lock);
+	if (dir == CIRCBUF_TO_USER)
+		circbuf_ring_read_spans(&cb->ring, len, sp);
+	else
+		circbuf_ring_write_spans(&cb->ring, len, sp);
+}
 
 void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel);
 void circbuf_dma_put(struct circbuf_dev *cb);

@@ -122,10 +122,7 @@ static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
 	struct circbuf_span sp[2];
 	unsigned int i;
 
-	if (dir == CIRCBUF_TO_USER)
-		circbuf_ring_read_spans(&cb->ring, len, sp);
-	else
-		circbuf_ring_write_spans(&cb->ring, len, sp);
+	circbuf_spans(cb, len, dir, sp);
 
 	for (i = 0; i < ARRAY_SIZE(sp); i++) {
 		size_t off = sp[i].off, left = sp[i].len;

@@ -110,11 +110,7 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, char __user *ubuf,
 	size_t done = 0;
 	unsigned int i;
 
-	lockdep_assert_held(&cb->lock);
-	if (dir == CIRCBUF_TO_USER)
-		circbuf_ring_read_spans(&cb->ring, len, sp);
-	else
-		circbuf_ring_write_spans(&cb->ring, len, sp);
+	circbuf_spans(cb, len, dir, sp);
 	for (i = 0; i < ARRAY_SIZE(sp); i++) {
 		size_t off = sp[i].off, left = sp[i].len;
 
