@@ -65,10 +65,21 @@ module_param(dma_any_channel, bool, 0444);
 MODULE_PARM_DESC(dma_any_channel,
 		 "Use any DMA_MEMCPY channel of the system, not only circbuf's own engine (default N)");
 
+/* 0 would time every transfer out at once: accept 1 ms to 10 minutes. */
+static int dma_timeout_ms_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, 600000);
+}
+
+static const struct kernel_param_ops dma_timeout_ms_ops = {
+	.set = dma_timeout_ms_set,
+	.get = param_get_uint,
+};
+
 static unsigned int dma_timeout_ms = 2000;
-module_param(dma_timeout_ms, uint, 0644);
+module_param_cb(dma_timeout_ms, &dma_timeout_ms_ops, &dma_timeout_ms, 0644);
 MODULE_PARM_DESC(dma_timeout_ms,
-		 "Terminate a DMA transfer that has not completed after this many ms (default 2000)");
+		 "Terminate a DMA transfer that has not completed after this many ms, 1..600000 (default 2000)");
 
 static unsigned int segment_size = SZ_1M;
 module_param(segment_size, uint, 0444);

@@ -169,9 +169,6 @@ static inline void circbuf_ring_consume(struct circbuf_ring *r, size_t n)
 {
 	r->head = circbuf_ring_fold(r->cap, r->head + n);
 	r->used -= n;
-	/* An empty ring restarts at 0 so small transfers stay in one piece. */
-	if (!r->used)
-		r->head = 0;
 }
 
 /* Mark @n bytes at the write offset as written; @n <= space. */

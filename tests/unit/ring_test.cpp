@@ -153,12 +153,13 @@ TEST(RingConsume, AdvancesHeadWithWrap)
 	});
 }
 
-TEST(RingConsume, EmptyingTheRingResetsHeadToZero)
+TEST(RingConsume, EmptyingTheRingLeavesHeadAfterTheLastByteRead)
 {
 	for_each_state([](circbuf_ring r) {
-		circbuf_ring_consume(&r, r.used);
-		EXPECT_EQ(r.used, 0u);
-		EXPECT_EQ(r.head, 0u);
+		circbuf_ring c = r;
+		circbuf_ring_consume(&c, r.used);
+		EXPECT_EQ(c.used, 0u);
+		EXPECT_EQ(c.head, (r.head + r.used) % r.cap);
 	});
 }
 
@@ -268,14 +269,17 @@ TEST(RingModel, RandomWritesAndReadsMatchAFifo)
 	}
 }
 
-TEST(RingModel, SmallTransfersIntoAnEmptyRingStayInOnePiece)
+TEST(RingModel, WritesIntoADrainedRingWrapAtTheEnd)
 {
 	ModelRing ring(10);
 	ring.write(std::vector<uint8_t>(7, 1));
 	ring.read(7);
 	circbuf_span sp[2];
 	EXPECT_EQ(circbuf_ring_write_spans(&ring.r, 10, sp), 10u);
-	EXPECT_EQ(sp[1].len, 0u);
+	EXPECT_EQ(sp[0].off, 7u);
+	EXPECT_EQ(sp[0].len, 3u);
+	EXPECT_EQ(sp[1].off, 0u);
+	EXPECT_EQ(sp[1].len, 7u);
 }
 
 TEST(RingSegCount, RoundsUp)

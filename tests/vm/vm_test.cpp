@@ -82,11 +82,13 @@ testing::AssertionResult same_bytes(const std::vector<uint8_t> &got, const std::
 	if (g == got.end() && w == want.end())
 		return testing::AssertionSuccess();
 	size_t at = g - got.begin();
-	auto r = testing::AssertionFailure();
-	r << "got " << got.size() << " bytes, want " << want.size() << "; first difference at offset " << at;
+	// One stream: AssertionResult's operator<< formats every value in a
+	// fresh stream, so a std::hex given to it would not reach the bytes.
+	std::ostringstream msg;
+	msg << "got " << got.size() << " bytes, want " << want.size() << "; first difference at offset " << at;
 	if (g != got.end() && w != want.end())
-		r << ": got 0x" << std::hex << int{*g} << ", want 0x" << int{*w} << std::dec;
-	return r;
+		msg << ": got 0x" << std::hex << int{*g} << ", want 0x" << int{*w};
+	return testing::AssertionFailure() << msg.str();
 }
 
 std::vector<uint8_t> read_bytes(int fd, size_t n, Clock::duration timeout)
