@@ -28,6 +28,7 @@
 #include <linux/platform_device.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
@@ -111,10 +112,11 @@ static bool circbuf_writable(struct circbuf_dev *cb)
 }
 
 /*
- * Copy @len bytes between @ubuf and the ring at its current position by
- * CPU, stopping at the first fault. Return: the bytes copied.
+ * Copy @len bytes between @iter and the ring at its current position by
+ * CPU, stopping at the first fault. Return: the bytes copied; @iter has
+ * advanced by as many.
  */
-static size_t circbuf_cpu_move(struct circbuf_dev *cb, char __user *ubuf,
+static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			       size_t len, enum circbuf_dir dir)
 {
 	struct circbuf_span sp[2];
@@ -126,18 +128,18 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, char __user *ubuf,
 		size_t off = sp[i].off, left = sp[i].len;
 
 		while (left) {
-			size_t idx, seg_off, chunk, uncopied;
+			size_t idx, seg_off, chunk, copied;
 			void *ring;
 
 			chunk = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
 						  &idx, &seg_off);
 			ring = cb->buf.segs[idx].cpu + seg_off;
 			if (dir == CIRCBUF_TO_USER)
-				uncopied = copy_to_user(ubuf + done, ring, chunk);
+				copied = copy_to_iter(ring, chunk, iter);
 			else
-				uncopied = copy_from_user(ring, ubuf + done, chunk);
-			done += chunk - uncopied;
-			if (uncopied)
+				copied = copy_from_iter(ring, chunk, iter);
+			done += copied;
+			if (copied != chunk)
 				return done;
 			off += chunk;
 			left -= chunk;
@@ -147,13 +149,36 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, char __user *ubuf,
 }
 
 /*
- * Move up to @len bytes between @ubuf and the ring, by DMA or by CPU, and
- * commit them to the ring. Large transfers go in batches so that the CPU
- * is given up in between. Return: the bytes moved, fewer than asked only
- * after a fault, a DMA error or a signal; or a negative errno if none.
+ * The user memory at the head of @iter, if it is user memory (read(2),
+ * readv(2), io_uring READ/READV): only that can be pinned for DMA. Kernel
+ * and page iterators (io_uring's registered buffers, splice) go by CPU.
  */
-static ssize_t circbuf_move(struct circbuf_dev *cb, char __user *ubuf,
-			    size_t len, enum circbuf_dir dir)
+static bool circbuf_iter_user(const struct iov_iter *iter,
+			      char __user **uaddr, size_t *ulen)
+{
+	if (iter_is_ubuf(iter)) {
+		*uaddr = iter->ubuf + iter->iov_offset;
+		*ulen = iter->count;
+		return true;
+	}
+	if (iter_is_iovec(iter) && iter->nr_segs) {
+		*uaddr = iter->iov->iov_base + iter->iov_offset;
+		*ulen = min(iter->count, iter->iov->iov_len - iter->iov_offset);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Move up to @len bytes between @iter and the ring, by DMA or by CPU, and
+ * commit them to the ring. Large transfers go in batches so that the CPU
+ * is given up in between; @nowait (IOCB_NOWAIT) keeps to the CPU path,
+ * which does not wait for an engine. Return: the bytes moved, fewer than
+ * asked only after a fault, a DMA error or a signal; or a negative errno
+ * if none.
+ */
+static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
+			    size_t len, enum circbuf_dir dir, bool nowait)
 {
 	size_t done = 0;
 	ssize_t n = 0;
@@ -163,16 +188,24 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, char __user *ubuf,
 						circbuf_ring_space(&cb->ring));
 	while (done < len) {
 		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
-		bool by_dma = cb->chan && batch >= READ_ONCE(dma_threshold);
+		char __user *uaddr;
+		size_t ulen;
+		bool by_dma;
 
+		by_dma = cb->chan && !nowait &&
+			 circbuf_iter_user(iter, &uaddr, &ulen) &&
+			 min(batch, ulen) >= READ_ONCE(dma_threshold);
 		if (by_dma) {
-			n = circbuf_dma_move(cb, ubuf + done, batch, dir,
+			batch = min(batch, ulen);
+			n = circbuf_dma_move(cb, uaddr, batch, dir,
 					     READ_ONCE(dma_timeout_ms));
+			if (n > 0)
+				iov_iter_advance(iter, n);
 			/* Memory DMA cannot reach: the CPU path decides. */
 			by_dma = n != -EFAULT && n != -ENOMEM;
 		}
 		if (!by_dma) {
-			n = circbuf_cpu_move(cb, ubuf + done, batch, dir);
+			n = circbuf_cpu_move(cb, iter, batch, dir);
 			cb->cpu_bytes += n;
 		}
 		if (n > 0) {
@@ -189,6 +222,25 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, char __user *ubuf,
 	if (done)
 		return done;
 	return n < 0 ? n : -EFAULT;
+}
+
+/*
+ * Take the device lock for an I/O call: never sleep for it under
+ * IOCB_NOWAIT (io_uring's inline attempt), so that io_uring arms poll
+ * instead of handing the request to a worker thread.
+ */
+static int circbuf_lock_io(struct circbuf_dev *cb, struct kiocb *iocb)
+{
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		return mutex_trylock(&cb->lock) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(&cb->lock) ? -ERESTARTSYS : 0;
+}
+
+/* Whether a call that would have to wait must fail with -EAGAIN. */
+static bool circbuf_nowait(struct kiocb *iocb)
+{
+	return (iocb->ki_filp->f_flags & O_NONBLOCK) ||
+	       (iocb->ki_flags & IOCB_NOWAIT);
 }
 
 /*
@@ -209,6 +261,8 @@ static int circbuf_open(struct inode *inode, struct file *file)
 		cb->writers++;
 	mutex_unlock(&cb->lock);
 
+	/* Every call honours IOCB_NOWAIT: io_uring may try it inline. */
+	file->f_mode |= FMODE_NOWAIT;
 	return stream_open(inode, file);
 }
 
@@ -235,18 +289,19 @@ static int circbuf_release(struct inode *inode, struct file *file)
 }
 
 /* Return up to @count buffered bytes; block while empty and writers exist. */
-static ssize_t circbuf_read(struct file *file, char __user *ubuf,
-			    size_t count, loff_t *ppos)
+static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
-	struct circbuf_dev *cb = file_to_cb(file);
+	struct circbuf_dev *cb = file_to_cb(iocb->ki_filp);
+	size_t count = iov_iter_count(to);
 	bool wake_writer, wake_next_reader;
 	size_t space;
 	ssize_t ret;
 
 	if (!count)
 		return 0;
-	if (mutex_lock_interruptible(&cb->lock))
-		return -ERESTARTSYS;
+	ret = circbuf_lock_io(cb, iocb);
+	if (ret)
+		return ret;
 
 	while (circbuf_ring_empty(&cb->ring)) {
 		if (!cb->writers) {
@@ -254,7 +309,7 @@ static ssize_t circbuf_read(struct file *file, char __user *ubuf,
 			return 0;
 		}
 		mutex_unlock(&cb->lock);
-		if (file->f_flags & O_NONBLOCK)
+		if (circbuf_nowait(iocb))
 			return -EAGAIN;
 		if (wait_event_interruptible_exclusive(cb->rd_wait,
 						       circbuf_readable(cb)))
@@ -267,7 +322,8 @@ static ssize_t circbuf_read(struct file *file, char __user *ubuf,
 	}
 
 	space = circbuf_ring_space(&cb->ring);
-	ret = circbuf_move(cb, ubuf, count, CIRCBUF_TO_USER);
+	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
+			   iocb->ki_flags & IOCB_NOWAIT);
 	if (ret > 0) {
 		cb->reads++;
 		cb->bytes_read += ret;
@@ -290,19 +346,20 @@ static ssize_t circbuf_read(struct file *file, char __user *ubuf,
  * @atomic_max bytes go in one piece or (O_NONBLOCK) not at all; larger
  * writes store what fits and wait for more.
  */
-static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
-			     size_t count, loff_t *ppos)
+static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 {
-	struct circbuf_dev *cb = file_to_cb(file);
+	struct circbuf_dev *cb = file_to_cb(iocb->ki_filp);
+	size_t count = iov_iter_count(from);
 	bool is_atomic = count <= cb->atomic_max;
 	bool wake_next_writer;
 	size_t done = 0;
-	ssize_t err = 0;
+	ssize_t err;
 
 	if (!count)
 		return 0;
-	if (mutex_lock_interruptible(&cb->lock))
-		return -ERESTARTSYS;
+	err = circbuf_lock_io(cb, iocb);
+	if (err)
+		return err;
 
 	for (;;) {
 		size_t space = circbuf_ring_space(&cb->ring);
@@ -310,9 +367,8 @@ static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
 
 		if (space && (!is_atomic || space >= want)) {
 			bool was_empty = circbuf_ring_empty(&cb->ring);
-			/* The ring is only read from user memory here. */
-			ssize_t n = circbuf_move(cb, (char __user *)ubuf + done,
-						 want, CIRCBUF_TO_RING);
+			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
+						 iocb->ki_flags & IOCB_NOWAIT);
 
 			if (n > 0) {
 				cb->bytes_written += n;
@@ -338,7 +394,7 @@ static ssize_t circbuf_write(struct file *file, const char __user *ubuf,
 			if (done == count)
 				break;
 		}
-		if (file->f_flags & O_NONBLOCK) {
+		if (circbuf_nowait(iocb)) {
 			err = -EAGAIN;
 			break;
 		}
@@ -448,8 +504,10 @@ static const struct file_operations circbuf_fops = {
 	.owner		= THIS_MODULE,
 	.open		= circbuf_open,
 	.release	= circbuf_release,
-	.read		= circbuf_read,
-	.write		= circbuf_write,
+	.read_iter	= circbuf_read_iter,
+	.write_iter	= circbuf_write_iter,
+	.splice_read	= generic_file_splice_read,
+	.splice_write	= iter_file_splice_write,
 	.poll		= circbuf_poll,
 	.unlocked_ioctl	= circbuf_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
