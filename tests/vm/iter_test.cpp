@@ -1,0 +1,158 @@
+// Vectored I/O, splice and io_uring on /dev/circbuf: the iov_iter data path
+// (read_iter/write_iter) and its IOCB_NOWAIT behaviour.
+#include "vm_test.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace circbuf_vm {
+namespace {
+
+class CircbufIter : public CircbufTest {};
+class CircbufUring : public CircbufTest {};
+
+const Params kSize128k = {{"buffer_size", "131072"}};
+
+TEST_F(CircbufIter, WritevThenReadvKeepsFifoOrderAcrossBuffers)
+{
+	if (!reload(kSize128k))
+		return;
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	const std::vector<uint8_t> data = pattern(0, 3 + 70000 + 5, 3);
+	iovec wv[] = {{const_cast<uint8_t *>(data.data()), 3},
+		      {const_cast<uint8_t *>(data.data()) + 3, 70000},
+		      {const_cast<uint8_t *>(data.data()) + 70003, 5}};
+	ASSERT_EQ(writev(rw.get(), wv, 3), ssize_t(data.size()));
+
+	std::vector<uint8_t> a(1), b(65536), c(10000);
+	iovec rv[] = {{a.data(), a.size()}, {b.data(), b.size()}, {c.data(), c.size()}};
+	ASSERT_EQ(readv(rw.get(), rv, 3), ssize_t(data.size()));
+	std::vector<uint8_t> got(a);
+	got.insert(got.end(), b.begin(), b.end());
+	got.insert(got.end(), c.begin(), c.begin() + (data.size() - 1 - b.size()));
+	EXPECT_TRUE(same_bytes(got, data));
+}
+
+TEST_F(CircbufIter, SpliceMovesBytesFromAPipeInAndToAPipeOut)
+{
+	if (!need_capacity(8))
+		return;
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	int in[2], out[2];
+	ASSERT_EQ(pipe(in), 0);
+	ASSERT_EQ(pipe(out), 0);
+	Fd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]);
+
+	ASSERT_EQ(write(in_w.get(), "spliced!", 8), 8);
+	ASSERT_EQ(splice(in_r.get(), nullptr, rw.get(), nullptr, 8, 0), 8) << std::strerror(errno);
+	EXPECT_EQ(get_stats(rw.get()).used, 8u);
+	ASSERT_EQ(splice(rw.get(), nullptr, out_w.get(), nullptr, 8, 0), 8) << std::strerror(errno);
+	char buf[8];
+	ASSERT_EQ(read(out_r.get(), buf, 8), 8);
+	EXPECT_EQ(std::string(buf, 8), "spliced!");
+	EXPECT_EQ(get_stats(rw.get()).used, 0u);
+}
+
+// Threads of this process that io_uring created to run requests that could
+// not complete inline ("iou-wrk-PID").
+int io_workers()
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	while (dirent *e = readdir(d)) {
+		std::string comm = "/proc/self/task/" + std::string(e->d_name) + "/comm";
+		if (auto name = read_text_file(comm.c_str()); name && name->starts_with("iou-wrk"))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+class Ring {
+public:
+	Ring() { ok_ = io_uring_queue_init(8, &ring_, 0) == 0; }
+	~Ring()
+	{
+		if (ok_)
+			io_uring_queue_exit(&ring_);
+	}
+	bool ok() const { return ok_; }
+	io_uring *get() { return &ring_; }
+
+private:
+	io_uring ring_{};
+	bool ok_ = false;
+};
+
+// The heart of io_uring support: a read of an empty device neither blocks
+// the submitter nor goes to an io-wq worker; it waits as an armed poll and
+// completes when data arrives.
+TEST_F(CircbufUring, ReadOfEmptyDeviceWaitsWithoutAWorkerAndCompletesOnWrite)
+{
+	if (!need_capacity(5))
+		return;
+	Fd w = open_device(O_WRONLY);
+	Fd r = open_device(O_RDONLY);
+	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+
+	char buf[16] = {};
+	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	io_uring_prep_read(sqe, r.get(), buf, sizeof(buf), 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+
+	io_uring_cqe *cqe = nullptr;
+	__kernel_timespec ts = {0, 150 * 1000 * 1000};
+	EXPECT_EQ(io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts), -ETIME) << "completed while empty";
+	EXPECT_EQ(io_workers(), 0) << "the read was handed to an io-wq worker";
+
+	ASSERT_EQ(sys_write(w.get(), "hello", 5), ok(5));
+	ts = {5, 0};
+	ASSERT_EQ(io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts), 0);
+	EXPECT_EQ(cqe->res, 5);
+	io_uring_cqe_seen(ring.get(), cqe);
+	EXPECT_EQ(std::string(buf, 5), "hello");
+	EXPECT_EQ(io_workers(), 0);
+}
+
+TEST_F(CircbufUring, WriteThenReadRoundTripsThroughTheRing)
+{
+	if (!need_capacity(4096))
+		return;
+	Fd rw = open_device(O_RDWR);
+	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	const std::vector<uint8_t> data = pattern(0, 4096, 9);
+	std::vector<uint8_t> got(4096);
+
+	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	io_uring_prep_write(sqe, rw.get(), data.data(), data.size(), 0);
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = io_uring_get_sqe(ring.get());
+	io_uring_prep_read(sqe, rw.get(), got.data(), got.size(), 0);
+	ASSERT_EQ(io_uring_submit_and_wait(ring.get(), 2), 2);
+	for (int i = 0; i < 2; i++) {
+		io_uring_cqe *cqe = nullptr;
+		ASSERT_EQ(io_uring_wait_cqe(ring.get(), &cqe), 0);
+		EXPECT_EQ(cqe->res, 4096) << "request " << cqe->user_data;
+		io_uring_cqe_seen(ring.get(), cqe);
+	}
+	EXPECT_TRUE(same_bytes(got, data));
+}
+
+}  // namespace
+}  // namespace circbuf_vm
