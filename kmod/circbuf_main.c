@@ -20,6 +20,7 @@
 #include <asm/ioctls.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
+#include <linux/io_uring.h>
 #include <linux/ioctl.h>
 #include <linux/lockdep.h>
 #include <linux/log2.h>
@@ -500,6 +501,35 @@ static long circbuf_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* IORING_OP_URING_CMD: CIRCBUF_GET_STATS for event loops, see the uapi. */
+static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
+			     unsigned int issue_flags)
+{
+	struct circbuf_dev *cb = file_to_cb(ioucmd->file);
+	const struct circbuf_uring_cmd *cmd = ioucmd->cmd;
+	struct circbuf_stats st;
+	u64 addr;
+
+	if (ioucmd->cmd_op != CIRCBUF_GET_STATS)
+		return -ENOTTY;
+	/* The command area is shared with user space: read it once. */
+	addr = READ_ONCE(cmd->stats_addr);
+	if (READ_ONCE(cmd->reserved))
+		return -EINVAL;
+
+	/* Inline attempt: never sleep for the lock; io_uring retries. */
+	if (issue_flags & IO_URING_F_NONBLOCK) {
+		if (!mutex_trylock(&cb->lock))
+			return -EAGAIN;
+	} else {
+		mutex_lock(&cb->lock);
+	}
+	circbuf_fill_stats(cb, &st);
+	mutex_unlock(&cb->lock);
+
+	return copy_to_user(u64_to_user_ptr(addr), &st, sizeof(st)) ? -EFAULT : 0;
+}
+
 static const struct file_operations circbuf_fops = {
 	.owner		= THIS_MODULE,
 	.open		= circbuf_open,
@@ -511,6 +541,7 @@ static const struct file_operations circbuf_fops = {
 	.poll		= circbuf_poll,
 	.unlocked_ioctl	= circbuf_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
+	.uring_cmd	= circbuf_uring_cmd,
 	.llseek		= no_llseek,
 };
 

@@ -85,4 +85,20 @@ struct circbuf_stats {
  */
 #define CIRCBUF_GET_STATS	_IOR(CIRCBUF_IOC_MAGIC, 0x01, struct circbuf_stats)
 
+/**
+ * struct circbuf_uring_cmd - payload of an IORING_OP_URING_CMD request
+ * @stats_addr:	user address of a struct circbuf_stats to fill
+ * @reserved:	must be zero
+ *
+ * An event loop can ask for the stats without a blocking ioctl: submit
+ * IORING_OP_URING_CMD on a file of the device with sqe->cmd_op set to
+ * CIRCBUF_GET_STATS and this structure in the SQE's 16-byte command area
+ * (sqe->cmd); cqe->res is 0, -EFAULT for a bad @stats_addr, -EINVAL for a
+ * nonzero @reserved, or -ENOTTY for another cmd_op.
+ */
+struct circbuf_uring_cmd {
+	__u64 stats_addr;
+	__u64 reserved;
+};
+
 #endif /* _UAPI_CIRCBUF_H */

@@ -154,5 +154,65 @@ TEST_F(CircbufUring, WriteThenReadRoundTripsThroughTheRing)
 	EXPECT_TRUE(same_bytes(got, data));
 }
 
+// IORING_OP_URING_CMD with the given cmd_op and payload; returns cqe->res.
+int uring_cmd(int fd, uint32_t op, const circbuf_uring_cmd &payload)
+{
+	Ring ring;
+	if (!ring.ok())
+		return -1000;
+	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
+	sqe->cmd_op = op;
+	static_assert(sizeof(payload) == 16, "fits the SQE's command area");
+	std::memcpy(sqe->cmd, &payload, sizeof(payload));
+	if (io_uring_submit(ring.get()) != 1)
+		return -1001;
+	io_uring_cqe *cqe = nullptr;
+	if (io_uring_wait_cqe(ring.get(), &cqe) != 0)
+		return -1002;
+	int res = cqe->res;
+	io_uring_cqe_seen(ring.get(), cqe);
+	return res;
+}
+
+TEST_F(CircbufUring, UringCmdGetStatsMatchesTheIoctl)
+{
+	if (!need_capacity(3))
+		return;
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_EQ(sys_write(rw.get(), "abc", 3), ok(3));
+	circbuf_stats got;
+	std::memset(&got, 0xff, sizeof(got));
+	circbuf_uring_cmd cmd = {reinterpret_cast<uintptr_t>(&got), 0};
+	ASSERT_EQ(uring_cmd(rw.get(), CIRCBUF_GET_STATS, cmd), 0);
+	const circbuf_stats want = get_stats(rw.get());
+	EXPECT_EQ(got.used, 3u);
+	EXPECT_EQ(std::memcmp(&got, &want, sizeof(got)), 0) << "differs from the ioctl's snapshot";
+}
+
+TEST_F(CircbufUring, UringCmdWithBadAddressFailsWithEfault)
+{
+	Fd r = open_device(O_RDONLY | O_NONBLOCK);
+	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	EXPECT_EQ(uring_cmd(r.get(), CIRCBUF_GET_STATS, {0, 0}), -EFAULT);
+}
+
+TEST_F(CircbufUring, UringCmdWithUnknownOpFailsWithEnotty)
+{
+	Fd r = open_device(O_RDONLY | O_NONBLOCK);
+	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	circbuf_stats st;
+	EXPECT_EQ(uring_cmd(r.get(), 0x1234, {reinterpret_cast<uintptr_t>(&st), 0}), -ENOTTY);
+}
+
+TEST_F(CircbufUring, UringCmdWithNonzeroReservedFailsWithEinval)
+{
+	Fd r = open_device(O_RDONLY | O_NONBLOCK);
+	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	circbuf_stats st;
+	EXPECT_EQ(uring_cmd(r.get(), CIRCBUF_GET_STATS, {reinterpret_cast<uintptr_t>(&st), 1}), -EINVAL);
+}
+
 }  // namespace
 }  // namespace circbuf_vm
