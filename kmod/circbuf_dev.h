@@ -16,6 +16,7 @@
 #include "circbuf_ring.h"
 
 struct dma_chan;
+struct iov_iter;
 
 /* Which way a transfer goes. */
 enum circbuf_dir {
@@ -95,7 +96,8 @@ static inline void circbuf_spans(struct circbuf_dev *cb, size_t len,
 
 void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel);
 void circbuf_dma_put(struct circbuf_dev *cb);
-ssize_t circbuf_dma_move(struct circbuf_dev *cb, char __user *ubuf,
+size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len);
+ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
 			 unsigned int timeout_ms);
 

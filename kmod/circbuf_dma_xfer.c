@@ -20,6 +20,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bvec.h>
 #include <linux/completion.h>
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
@@ -27,6 +28,7 @@
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 
 #include "circbuf_dev.h"
 #include "circbuf_dma_engine.h"
@@ -217,66 +219,28 @@ static size_t circbuf_dma_moved(struct circbuf_dev *cb,
 	return moved;
 }
 
-/**
- * circbuf_dma_move() - move @len bytes between user memory and the ring
- * @cb:		the device, locked, with a channel
- * @ubuf:	user buffer
- * @len:	bytes; the ring has that much data (TO_USER) or space (TO_RING)
- * @dir:	direction
- * @timeout_ms:	how long to wait for the engine
- *
- * Does not commit the ring positions; the caller does, for the bytes moved.
- *
- * Return: @len, or fewer bytes if a descriptor failed, timed out or a
- * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT or -ENOMEM
- * if the transfer could not be set up (pages that cannot be pinned, no
- * memory), for the caller to fall back to CPU copies.
+/*
+ * Map @sgt for the engine, describe, submit and wait for the transfer of
+ * @len bytes between it and the ring. Return: as circbuf_dma_move().
  */
-ssize_t circbuf_dma_move(struct circbuf_dev *cb, char __user *ubuf,
-			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms)
+static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
+			       size_t len, enum circbuf_dir dir,
+			       unsigned int timeout_ms)
 {
 	enum dma_data_direction dma_dir = dir == CIRCBUF_TO_RING ?
 					  DMA_TO_DEVICE : DMA_FROM_DEVICE;
-	unsigned long start = (unsigned long)ubuf;
-	unsigned int offset = offset_in_page(start);
-	int nr_pages = DIV_ROUND_UP(offset + len, PAGE_SIZE);
 	struct device *dma_dev = dmaengine_get_dma_device(cb->chan);
 	struct circbuf_dma_req *req;
-	struct sg_table sgt;
-	struct page **pages;
 	size_t max, moved;
 	ssize_t ret;
-	int pinned, err;
+	int err;
 
-	lockdep_assert_held(&cb->lock);
-	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
+	err = dma_map_sgtable(dma_dev, sgt, dma_dir, 0);
+	if (err)
 		return -ENOMEM;
 
-	/* The engine writes the user's pages on a read. */
-	pinned = pin_user_pages_fast(start & PAGE_MASK, nr_pages,
-				     dir == CIRCBUF_TO_USER ? FOLL_WRITE : 0,
-				     pages);
-	if (pinned != nr_pages) {
-		ret = -EFAULT;
-		goto err_unpin;
-	}
-
-	err = sg_alloc_table_from_pages(&sgt, pages, nr_pages, offset, len,
-					GFP_KERNEL);
-	if (err) {
-		ret = err;
-		goto err_unpin;
-	}
-	err = dma_map_sgtable(dma_dev, &sgt, dma_dir, 0);
-	if (err) {
-		ret = -ENOMEM;
-		goto err_free_table;
-	}
-
 	/* One descriptor per sg entry and per ring piece, at most. */
-	max = sgt.nents + cb->buf.nr_segs + 2;
+	max = sgt->nents + cb->buf.nr_segs + 2;
 	req = kvzalloc(struct_size(req, pieces, max), GFP_KERNEL);
 	if (!req) {
 		ret = -ENOMEM;
@@ -284,7 +248,7 @@ ssize_t circbuf_dma_move(struct circbuf_dev *cb, char __user *ubuf,
 	}
 	init_completion(&req->done);
 
-	if (!circbuf_dma_submit(cb, &sgt, len, dir, req, max)) {
+	if (!circbuf_dma_submit(cb, sgt, len, dir, req, max)) {
 		/* Nothing was issued: drop what was submitted, copy by CPU. */
 		dmaengine_terminate_sync(cb->chan);
 		ret = -ENOMEM;
@@ -306,13 +270,143 @@ ssize_t circbuf_dma_move(struct circbuf_dev *cb, char __user *ubuf,
 err_free_req:
 	kvfree(req);
 err_unmap:
-	dma_unmap_sgtable(dma_dev, &sgt, dma_dir, 0);
-err_free_table:
+	dma_unmap_sgtable(dma_dev, sgt, dma_dir, 0);
+	return ret;
+}
+
+/* User memory: pin the pages for the length of the transfer. */
+static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
+				     char __user *ubuf, size_t len,
+				     enum circbuf_dir dir,
+				     unsigned int timeout_ms)
+{
+	unsigned long start = (unsigned long)ubuf;
+	unsigned int offset = offset_in_page(start);
+	int nr_pages = DIV_ROUND_UP(offset + len, PAGE_SIZE);
+	struct sg_table sgt;
+	struct page **pages;
+	ssize_t ret;
+	int pinned;
+
+	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+
+	/* The engine writes the user's pages on a read. */
+	pinned = pin_user_pages_fast(start & PAGE_MASK, nr_pages,
+				     dir == CIRCBUF_TO_USER ? FOLL_WRITE : 0,
+				     pages);
+	if (pinned != nr_pages) {
+		ret = -EFAULT;
+		goto err_unpin;
+	}
+	ret = sg_alloc_table_from_pages(&sgt, pages, nr_pages, offset, len,
+					GFP_KERNEL);
+	if (ret)
+		goto err_unpin;
+
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms);
+
 	sg_free_table(&sgt);
 err_unpin:
 	if (pinned > 0)
 		unpin_user_pages_dirty_lock(pages, pinned,
 					    dir == CIRCBUF_TO_USER);
 	kvfree(pages);
+	return ret;
+}
+
+/*
+ * Pages of a bio_vec iterator, such as io_uring's registered buffers
+ * (READ_FIXED/WRITE_FIXED): their owner keeps them pinned, so they only
+ * need describing.
+ */
+static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
+				     const struct iov_iter *iter, size_t len,
+				     enum circbuf_dir dir,
+				     unsigned int timeout_ms)
+{
+	const struct bio_vec *bv;
+	struct scatterlist *sg;
+	struct sg_table sgt;
+	unsigned int nents = 0;
+	size_t skip, left;
+	ssize_t ret;
+
+	for (bv = iter->bvec, skip = iter->iov_offset, left = len; left;
+	     bv++, skip = 0, nents++)
+		left -= min_t(size_t, left, bv->bv_len - skip);
+	ret = sg_alloc_table(&sgt, nents, GFP_KERNEL);
+	if (ret)
+		return ret;
+
+	sg = sgt.sgl;
+	for (bv = iter->bvec, skip = iter->iov_offset, left = len; left;
+	     bv++, skip = 0, sg = sg_next(sg)) {
+		size_t n = min_t(size_t, left, bv->bv_len - skip);
+
+		sg_set_page(sg, bv->bv_page, n, bv->bv_offset + skip);
+		left -= n;
+	}
+
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms);
+	sg_free_table(&sgt);
+	return ret;
+}
+
+/**
+ * circbuf_dma_reach() - how much of @iter one DMA transfer can take
+ * @iter:	the caller's iterator
+ * @len:	bytes wanted
+ *
+ * Return: up to @len bytes at the head of @iter that circbuf_dma_move()
+ * can move in one transfer: the current segment of user memory, or any
+ * run of bio_vecs; 0 for iterators DMA does not serve (kernel memory,
+ * splice's pipe pages), which go by CPU.
+ */
+size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
+{
+	len = min(len, iov_iter_count(iter));
+	if (iter_is_ubuf(iter) || iov_iter_is_bvec(iter))
+		return len;
+	if (iter_is_iovec(iter) && iter->nr_segs)
+		return min(len, iter->iov->iov_len - iter->iov_offset);
+	return 0;
+}
+
+/**
+ * circbuf_dma_move() - move @len bytes between @iter and the ring by DMA
+ * @cb:		the device, locked, with a channel
+ * @iter:	the caller's iterator; advanced by the bytes moved
+ * @len:	bytes, at most circbuf_dma_reach(); the ring has that much data
+ *		(TO_USER) or space (TO_RING)
+ * @dir:	direction
+ * @timeout_ms:	how long to wait for the engine
+ *
+ * Does not commit the ring positions; the caller does, for the bytes moved.
+ *
+ * Return: @len, or fewer bytes if a descriptor failed, timed out or a
+ * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT or -ENOMEM
+ * if the transfer could not be set up (pages that cannot be pinned, no
+ * memory), for the caller to fall back to CPU copies.
+ */
+ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
+			 size_t len, enum circbuf_dir dir,
+			 unsigned int timeout_ms)
+{
+	ssize_t ret;
+
+	lockdep_assert_held(&cb->lock);
+	if (iov_iter_is_bvec(iter))
+		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms);
+	else if (iter_is_ubuf(iter))
+		ret = circbuf_dma_move_user(cb, iter->ubuf + iter->iov_offset,
+					    len, dir, timeout_ms);
+	else
+		ret = circbuf_dma_move_user(cb, iter->iov->iov_base +
+					    iter->iov_offset, len, dir,
+					    timeout_ms);
+	if (ret > 0)
+		iov_iter_advance(iter, ret);
 	return ret;
 }

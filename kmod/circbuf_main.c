@@ -150,36 +150,17 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
 }
 
 /*
- * The user memory at the head of @iter, if it is user memory (read(2),
- * readv(2), io_uring READ/READV): only that can be pinned for DMA. Kernel
- * and page iterators (io_uring's registered buffers, splice) go by CPU.
- */
-static bool circbuf_iter_user(const struct iov_iter *iter,
-			      char __user **uaddr, size_t *ulen)
-{
-	if (iter_is_ubuf(iter)) {
-		*uaddr = iter->ubuf + iter->iov_offset;
-		*ulen = iter->count;
-		return true;
-	}
-	if (iter_is_iovec(iter) && iter->nr_segs) {
-		*uaddr = iter->iov->iov_base + iter->iov_offset;
-		*ulen = min(iter->count, iter->iov->iov_len - iter->iov_offset);
-		return true;
-	}
-	return false;
-}
-
-/*
  * Move up to @len bytes between @iter and the ring, by DMA or by CPU, and
  * commit them to the ring. Large transfers go in batches so that the CPU
- * is given up in between; @nowait (IOCB_NOWAIT) keeps to the CPU path,
- * which does not wait for an engine. Return: the bytes moved, fewer than
- * asked only after a fault, a DMA error or a signal; or a negative errno
- * if none.
+ * is given up in between. Under IOCB_NOWAIT too a transfer may go by DMA:
+ * waiting for the engine to finish a copy that can start is bounded device
+ * time, like a disk's O_DIRECT, not a wait for another task; and io_uring
+ * issues every request with IOCB_NOWAIT on this file, so DMA would
+ * otherwise never serve it. Return: the bytes moved, fewer than asked only
+ * after a fault, a DMA error or a signal; or a negative errno if none.
  */
 static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
-			    size_t len, enum circbuf_dir dir, bool nowait)
+			    size_t len, enum circbuf_dir dir)
 {
 	size_t done = 0;
 	ssize_t n = 0;
@@ -189,19 +170,13 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 						circbuf_ring_space(&cb->ring));
 	while (done < len) {
 		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
-		char __user *uaddr;
-		size_t ulen;
-		bool by_dma;
+		size_t reach = cb->chan ? circbuf_dma_reach(iter, batch) : 0;
+		bool by_dma = reach && reach >= READ_ONCE(dma_threshold);
 
-		by_dma = cb->chan && !nowait &&
-			 circbuf_iter_user(iter, &uaddr, &ulen) &&
-			 min(batch, ulen) >= READ_ONCE(dma_threshold);
 		if (by_dma) {
-			batch = min(batch, ulen);
-			n = circbuf_dma_move(cb, uaddr, batch, dir,
+			batch = reach;
+			n = circbuf_dma_move(cb, iter, batch, dir,
 					     READ_ONCE(dma_timeout_ms));
-			if (n > 0)
-				iov_iter_advance(iter, n);
 			/* Memory DMA cannot reach: the CPU path decides. */
 			by_dma = n != -EFAULT && n != -ENOMEM;
 		}
@@ -323,8 +298,7 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	}
 
 	space = circbuf_ring_space(&cb->ring);
-	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
-			   iocb->ki_flags & IOCB_NOWAIT);
+	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER);
 	if (ret > 0) {
 		cb->reads++;
 		cb->bytes_read += ret;
@@ -368,8 +342,8 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 		if (space && (!is_atomic || space >= want)) {
 			bool was_empty = circbuf_ring_empty(&cb->ring);
-			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
-						 iocb->ki_flags & IOCB_NOWAIT);
+			ssize_t n = circbuf_move(cb, from, want,
+						 CIRCBUF_TO_RING);
 
 			if (n > 0) {
 				cb->bytes_written += n;
