@@ -284,6 +284,10 @@ static int __init cbdma_probe(struct platform_device *pdev)
 	err = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
 	if (err)
 		return err;
+	/* The engine copies page by page: a segment may be any length. */
+	err = dma_set_max_seg_size(dev, UINT_MAX);
+	if (err)
+		return err;
 
 	cbd = devm_kzalloc(dev, sizeof(*cbd), GFP_KERNEL);
 	if (!cbd)

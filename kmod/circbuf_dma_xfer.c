@@ -274,6 +274,15 @@ err_unmap:
 	return ret;
 }
 
+/* The longest scatterlist entry the channel's device takes, page-aligned. */
+static unsigned int circbuf_dma_max_seg(struct circbuf_dev *cb)
+{
+	struct device *dma_dev = dmaengine_get_dma_device(cb->chan);
+
+	return max_t(unsigned int, PAGE_SIZE,
+		     round_down(dma_get_max_seg_size(dma_dev), PAGE_SIZE));
+}
+
 /* User memory: pin the pages for the length of the transfer. */
 static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 				     char __user *ubuf, size_t len,
@@ -300,8 +309,10 @@ static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 		ret = -EFAULT;
 		goto err_unpin;
 	}
-	ret = sg_alloc_table_from_pages(&sgt, pages, nr_pages, offset, len,
-					GFP_KERNEL);
+	/* Merge neighbouring pages, but no further than the engine allows. */
+	ret = sg_alloc_table_from_pages_segment(&sgt, pages, nr_pages, offset,
+						len, circbuf_dma_max_seg(cb),
+						GFP_KERNEL);
 	if (ret)
 		goto err_unpin;
 
@@ -314,6 +325,15 @@ err_unpin:
 					    dir == CIRCBUF_TO_USER);
 	kvfree(pages);
 	return ret;
+}
+
+/* Pages that @n bytes from @skip into a bio_vec touch. */
+static unsigned int circbuf_bvec_pieces(const struct bio_vec *bv, size_t skip,
+					size_t n)
+{
+	size_t off = bv->bv_offset + skip;
+
+	return DIV_ROUND_UP(off % PAGE_SIZE + n, PAGE_SIZE);
 }
 
 /*
@@ -333,20 +353,38 @@ static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 	size_t skip, left;
 	ssize_t ret;
 
+	/*
+	 * One entry per bio_vec, or per page of one: a multi-page bio_vec may
+	 * be longer than the engine's maximum segment.
+	 */
 	for (bv = iter->bvec, skip = iter->iov_offset, left = len; left;
-	     bv++, skip = 0, nents++)
-		left -= min_t(size_t, left, bv->bv_len - skip);
+	     skip = 0, bv++) {
+		size_t n = min_t(size_t, left, bv->bv_len - skip);
+
+		nents += circbuf_bvec_pieces(bv, skip, n);
+		left -= n;
+	}
 	ret = sg_alloc_table(&sgt, nents, GFP_KERNEL);
 	if (ret)
 		return ret;
 
 	sg = sgt.sgl;
 	for (bv = iter->bvec, skip = iter->iov_offset, left = len; left;
-	     bv++, skip = 0, sg = sg_next(sg)) {
+	     skip = 0, bv++) {
 		size_t n = min_t(size_t, left, bv->bv_len - skip);
+		size_t off = bv->bv_offset + skip;
 
-		sg_set_page(sg, bv->bv_page, n, bv->bv_offset + skip);
 		left -= n;
+		/* Page by page; the engine walks pages anyway. */
+		while (n) {
+			struct page *page = nth_page(bv->bv_page, off / PAGE_SIZE);
+			size_t chunk = min_t(size_t, n, PAGE_SIZE - off % PAGE_SIZE);
+
+			sg_set_page(sg, page, chunk, off % PAGE_SIZE);
+			sg = sg_next(sg);
+			off += chunk;
+			n -= chunk;
+		}
 	}
 
 	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms);
