@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2154 # $logs and $start are the caller's
+#
+# tests/lib.sh - the step helpers shared by tests/check and tests/check-debug
+# (sourced, not run). The caller works in the project's root directory, sets
+# $logs (a directory for the STEP.log files) and starts with passed=0
+# failed=0 failed_steps=() start=$SECONDS. Each helper runs one step, writes
+# its output to $logs/NAME.log, prints a PASS/FAIL line (with the log's tail
+# on failure) and adds to the counts; summary prints the closing lines,
+# "N passed, N failed" last, and fails if anything failed.
+
+# report NAME STATUS PASSED FAILED SECONDS
+report() {
+	local name=$1 status=$2 np=$3 nf=$4 secs=$5 what=
+	passed=$((passed + np))
+	failed=$((failed + nf))
+	[ $((np + nf)) -le 1 ] || what=" ($np passed, $nf failed)"
+	if [ "$status" = 0 ] && [ "$nf" = 0 ]; then
+		printf 'PASS  %-34s %4ss%s\n' "$name" "$secs" "$what"
+	else
+		printf 'FAIL  %-34s %4ss%s  log: %s\n' "$name" "$secs" "$what" "$logs/$name.log"
+		failed_steps+=("$name")
+		tail -n 25 "$logs/$name.log" | sed 's/^/      | /'
+	fi
+}
+
+# step NAME CMD...: one check, passes when CMD exits 0.
+step() {
+	local name=$1 t0=$SECONDS status=0
+	shift
+	"$@" > "$logs/$name.log" 2>&1 || status=$?
+	if [ "$status" = 0 ]; then
+		report "$name" 0 1 0 $((SECONDS - t0))
+	else
+		report "$name" "$status" 0 1 $((SECONDS - t0))
+	fi
+	return "$status"
+}
+
+# gtest NAME CMD...: a GoogleTest run, counted test by test. A run that
+# exits non-zero without a failing test (a crash, a kernel report, a
+# timeout) counts as one more failure.
+gtest() {
+	local name=$1 t0=$SECONDS status=0 np nf
+	shift
+	"$@" > "$logs/$name.log" 2>&1 || status=$?
+	np=$(grep -aE '^\[ +OK +\] ' "$logs/$name.log" | wc -l)
+	nf=$(grep -aE '^\[ +FAILED +\] .*\(' "$logs/$name.log" | wc -l)
+	[ "$status" = 0 ] || [ "$nf" -gt 0 ] || nf=1
+	[ "$status" != 0 ] || [ "$np" -gt 0 ] || nf=$((nf + 1)) # ran nothing
+	report "$name" "$status" "$np" "$nf" $((SECONDS - t0))
+}
+
+# tap NAME CMD...: a TAP producer, counted test by test.
+tap() {
+	local name=$1 t0=$SECONDS status=0 np nf
+	shift
+	"$@" > "$logs/$name.log" 2>&1 || status=$?
+	np=$(grep -cE '^ok ' "$logs/$name.log")
+	nf=$(grep -cE '^not ok ' "$logs/$name.log")
+	[ "$status" = 0 ] || [ "$nf" -gt 0 ] || nf=1
+	report "$name" "$status" "$np" "$nf" $((SECONDS - t0))
+}
+
+# module_build TARGET: "make TARGET" (module, debug-module), which builds at
+# W=1; warnings are errors, so it must print none.
+module_build() {
+	local out status=0
+	out=$(make -s "$1" 2>&1) || status=$?
+	printf '%s\n' "$out"
+	[ "$status" = 0 ] || return "$status"
+	! grep -E 'warning:' <<<"$out"
+}
+
+# echo_cat VM_RUN...: the seed's example, in a VM started by VM_RUN... (a
+# tests/vm/run command line): data written by one open comes back on the next.
+echo_cat() {
+	"$@" --param buffer_size=1000 -- bash -c '
+		echo hello > /dev/circbuf
+		got=$(cat /dev/circbuf)
+		echo "cat printed: $got"
+		[ "$got" = hello ]'
+}
+
+# summary WHAT: the closing lines; returns non-zero if anything failed.
+summary() {
+	echo
+	if [ ${#failed_steps[@]} -gt 0 ]; then
+		echo "failed steps: ${failed_steps[*]}"
+	fi
+	echo "$1 took $((SECONDS - start))s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+}
