@@ -6,6 +6,8 @@
 #   make            module + user space
 #   make demo       set up, boot the VM, show /dev/circbuf at work
 #   make check      set up, then every test (host, lint, VM); prints a summary
+#   make check-debug the VM tests again under the debug kernel (KASAN,
+#                   lockdep, kmemleak, DMA-API debugging); builds it once
 #   make vm-shell   (not interactive here) see tests/vm/run --help
 
 KVER  ?= $(shell $(CURDIR)/scripts/kver)
@@ -15,6 +17,7 @@ CMAKE_BUILD_TYPE ?= RelWithDebInfo
 JOBS  ?= $(shell nproc)
 
 .PHONY: all deps module userland unit lint sparse checkpatch vm-test check demo clean
+.PHONY: debug-kernel debug-module vm-test-debug check-debug
 
 all: module userland
 
@@ -50,6 +53,39 @@ check:
 
 demo:
 	@$(CURDIR)/scripts/demo
+
+# circbuf against a pipe, read/write against io_uring, in two VM lanes
+# (scripts/bench); results in $(BUILD)/bench. About 4 minutes.
+.PHONY: bench bench-dma
+bench: module userland
+	@$(CURDIR)/scripts/bench
+
+# The DMA path against the CPU-copy path over block sizes, in one
+# instruction-counted boot (scripts/bench-dma); how dma_threshold was chosen.
+bench-dma: module userland
+	@$(CURDIR)/scripts/bench-dma
+
+# The debug lane: Debian's 6.1 source with KASAN, lockdep and friends
+# (tests/vm/debug.config), cached outside the tree; the module is built for
+# it from a copy of its sources in $(BUILD)/debug-module, so the objects in
+# this directory stay those of the Debian kernel.
+DEBUG_MODULE := $(BUILD)/debug-module
+DEBUG_MODULE_SRC = Kbuild $(wildcard kmod/*.[ch] dma/*.[ch] uapi/*.h)
+
+debug-kernel:
+	@$(CURDIR)/scripts/build-debug-kernel
+
+debug-module:
+	@dk=$$($(CURDIR)/scripts/build-debug-kernel) && \
+	mkdir -p $(DEBUG_MODULE) && \
+	cp -p --parents $(DEBUG_MODULE_SRC) $(DEBUG_MODULE)/ && \
+	$(MAKE) -C "$$dk" M=$(DEBUG_MODULE) W=1 modules
+
+vm-test-debug: debug-module userland
+	$(CURDIR)/tests/vm/run --debug -- $(BUILD)/user/bin/circbuf-vm-test
+
+check-debug:
+	@$(CURDIR)/tests/check-debug
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
