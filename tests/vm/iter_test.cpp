@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -300,6 +301,90 @@ TEST_F(CircbufUring, ProcessExitWithRequestsInFlightLeavesTheDeviceWorking)
 	EXPECT_EQ(now.writers, before.writers);
 	ASSERT_EQ(sys_write(rw.get(), "ok", 2), ok(2));
 	EXPECT_EQ(read_bytes(rw.get(), 2), (std::vector<uint8_t>{'o', 'k'}));
+}
+
+// Waits up to timeout for one completion; returns its res, or -ETIME.
+int wait_res(io_uring *ring, __kernel_timespec ts = {5, 0})
+{
+	io_uring_cqe *cqe = nullptr;
+	int ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret)
+		return ret;
+	int res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
+TEST_F(CircbufUring, ReadSeesEndOfFileWhenTheLastWriterCloses)
+{
+	Fd w = open_device(O_WRONLY);
+	Fd r = open_device(O_RDONLY);
+	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	char buf[8];
+	io_uring_prep_read(io_uring_get_sqe(ring.get()), r.get(), buf, sizeof(buf), 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	EXPECT_EQ(wait_res(ring.get(), {0, 150 * 1000 * 1000}), -ETIME) << "completed with a writer open";
+	w.reset();
+	EXPECT_EQ(wait_res(ring.get()), 0) << "no end of file after the last writer closed";
+}
+
+TEST_F(CircbufUring, NonblockingFileWaitsForDataInsteadOfFailingWithEagain)
+{
+	Fd w = open_device(O_WRONLY);
+	Fd r = open_device(O_RDONLY | O_NONBLOCK);
+	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	char buf[8];
+	io_uring_prep_read(io_uring_get_sqe(ring.get()), r.get(), buf, sizeof(buf), 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	// io_uring arms poll on -EAGAIN, even for an O_NONBLOCK file.
+	EXPECT_EQ(wait_res(ring.get(), {0, 150 * 1000 * 1000}), -ETIME);
+	ASSERT_EQ(sys_write(w.get(), "abc", 3), ok(3));
+	EXPECT_EQ(wait_res(ring.get()), 3);
+	EXPECT_EQ(io_workers(), 0);
+}
+
+TEST_F(CircbufUring, PollAddReportsReadableOnlyOnceDataArrives)
+{
+	Fd w = open_device(O_WRONLY);
+	Fd r = open_device(O_RDONLY);
+	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	io_uring_prep_poll_add(io_uring_get_sqe(ring.get()), r.get(), POLLIN);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	EXPECT_EQ(wait_res(ring.get(), {0, 150 * 1000 * 1000}), -ETIME) << "readable while empty";
+	ASSERT_EQ(sys_write(w.get(), "x", 1), ok(1));
+	const int res = wait_res(ring.get());
+	EXPECT_GT(res, 0);
+	EXPECT_TRUE(res & POLLIN) << res;
+}
+
+TEST_F(CircbufUring, WritevThenReadvRoundTrip)
+{
+	if (!need_capacity(300))
+		return;
+	Fd rw = open_device(O_RDWR);
+	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	const std::vector<uint8_t> data = pattern(0, 300, 6);
+	iovec wv[] = {{const_cast<uint8_t *>(data.data()), 100},
+		      {const_cast<uint8_t *>(data.data()) + 100, 200}};
+	std::vector<uint8_t> a(50), b(250);
+	iovec rv[] = {{a.data(), a.size()}, {b.data(), b.size()}};
+	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	io_uring_prep_writev(sqe, rw.get(), wv, 2, 0);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_prep_readv(io_uring_get_sqe(ring.get()), rw.get(), rv, 2, 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 2);
+	EXPECT_EQ(wait_res(ring.get()), 300);
+	EXPECT_EQ(wait_res(ring.get()), 300);
+	a.insert(a.end(), b.begin(), b.end());
+	EXPECT_TRUE(same_bytes(a, data));
 }
 
 // IORING_OP_URING_CMD with the given cmd_op and payload; returns cqe->res.
