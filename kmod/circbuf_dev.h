@@ -99,6 +99,6 @@ void circbuf_dma_put(struct circbuf_dev *cb);
 size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len);
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms);
+			 unsigned int timeout_ms, bool interruptible);
 
 #endif /* _CIRCBUF_DEV_H */

@@ -171,17 +171,21 @@ static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
 }
 
 /*
- * Wait for the descriptors; on a signal or a timeout stop the channel and
- * wait until it no longer touches the pages. Return: 0, -ERESTARTSYS or
- * -ETIMEDOUT.
+ * Wait for the descriptors; on a signal (if @interruptible) or a timeout
+ * stop the channel and wait until it no longer touches the pages.
+ * Return: 0, -ERESTARTSYS or -ETIMEDOUT.
  */
 static int circbuf_dma_wait(struct circbuf_dev *cb, struct circbuf_dma_req *req,
-			    unsigned int timeout_ms)
+			    unsigned int timeout_ms, bool interruptible)
 {
+	unsigned long timeout = msecs_to_jiffies(timeout_ms);
 	long left;
 
-	left = wait_for_completion_interruptible_timeout(&req->done,
-							 msecs_to_jiffies(timeout_ms));
+	if (interruptible)
+		left = wait_for_completion_interruptible_timeout(&req->done,
+								 timeout);
+	else
+		left = wait_for_completion_timeout(&req->done, timeout);
 	if (left > 0)
 		return 0;
 	dmaengine_terminate_sync(cb->chan);
@@ -225,7 +229,7 @@ static size_t circbuf_dma_moved(struct circbuf_dev *cb,
  */
 static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 			       size_t len, enum circbuf_dir dir,
-			       unsigned int timeout_ms)
+			       unsigned int timeout_ms, bool interruptible)
 {
 	enum dma_data_direction dma_dir = dir == CIRCBUF_TO_RING ?
 					  DMA_TO_DEVICE : DMA_FROM_DEVICE;
@@ -259,7 +263,7 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	atomic_set(&req->pending, req->nr);
 	dma_async_issue_pending(cb->chan);
 
-	err = circbuf_dma_wait(cb, req, timeout_ms);
+	err = circbuf_dma_wait(cb, req, timeout_ms, interruptible);
 	moved = circbuf_dma_moved(cb, req);
 	cb->dma_bytes += moved;
 	if (moved)
@@ -287,7 +291,7 @@ static unsigned int circbuf_dma_max_seg(struct circbuf_dev *cb)
 static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 				     char __user *ubuf, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms)
+				     unsigned int timeout_ms, bool interruptible)
 {
 	unsigned long start = (unsigned long)ubuf;
 	unsigned int offset = offset_in_page(start);
@@ -316,7 +320,7 @@ static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 	if (ret)
 		goto err_unpin;
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
 
 	sg_free_table(&sgt);
 err_unpin:
@@ -344,7 +348,7 @@ static unsigned int circbuf_bvec_pieces(const struct bio_vec *bv, size_t skip,
 static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 				     const struct iov_iter *iter, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms)
+				     unsigned int timeout_ms, bool interruptible)
 {
 	const struct bio_vec *bv;
 	struct scatterlist *sg;
@@ -387,7 +391,7 @@ static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 		}
 	}
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
 	sg_free_table(&sgt);
 	return ret;
 }
@@ -420,6 +424,11 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
  *		(TO_USER) or space (TO_RING)
  * @dir:	direction
  * @timeout_ms:	how long to wait for the engine
+ * @interruptible: whether a signal ends the wait. Not for io_uring's
+ *		IOCB_NOWAIT attempts: their task may have io_uring task work
+ *		pending (TIF_NOTIFY_SIGNAL), which would end every wait at
+ *		once and fail the request with EINTR; the wait is still
+ *		bounded by @timeout_ms.
  *
  * Does not commit the ring positions; the caller does, for the bytes moved.
  *
@@ -430,20 +439,21 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
  */
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms)
+			 unsigned int timeout_ms, bool interruptible)
 {
 	ssize_t ret;
 
 	lockdep_assert_held(&cb->lock);
 	if (iov_iter_is_bvec(iter))
-		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms);
+		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms,
+					    interruptible);
 	else if (iter_is_ubuf(iter))
 		ret = circbuf_dma_move_user(cb, iter->ubuf + iter->iov_offset,
-					    len, dir, timeout_ms);
+					    len, dir, timeout_ms, interruptible);
 	else
 		ret = circbuf_dma_move_user(cb, iter->iov->iov_base +
 					    iter->iov_offset, len, dir,
-					    timeout_ms);
+					    timeout_ms, interruptible);
 	if (ret > 0)
 		iov_iter_advance(iter, ret);
 	return ret;

@@ -152,15 +152,16 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
 /*
  * Move up to @len bytes between @iter and the ring, by DMA or by CPU, and
  * commit them to the ring. Large transfers go in batches so that the CPU
- * is given up in between. Under IOCB_NOWAIT too a transfer may go by DMA:
- * waiting for the engine to finish a copy that can start is bounded device
- * time, like a disk's O_DIRECT, not a wait for another task; and io_uring
- * issues every request with IOCB_NOWAIT on this file, so DMA would
- * otherwise never serve it. Return: the bytes moved, fewer than asked only
+ * is given up in between. Under IOCB_NOWAIT (@nowait) too a transfer may
+ * go by DMA: waiting for the engine to finish a copy that can start is
+ * bounded device time, like a disk's O_DIRECT, not a wait for another
+ * task; and io_uring issues every request with IOCB_NOWAIT on this file,
+ * so DMA would otherwise never serve it. That wait is not interruptible,
+ * see circbuf_dma_move(). Return: the bytes moved, fewer than asked only
  * after a fault, a DMA error or a signal; or a negative errno if none.
  */
 static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
-			    size_t len, enum circbuf_dir dir)
+			    size_t len, enum circbuf_dir dir, bool nowait)
 {
 	size_t done = 0;
 	ssize_t n = 0;
@@ -176,7 +177,7 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 		if (by_dma) {
 			batch = reach;
 			n = circbuf_dma_move(cb, iter, batch, dir,
-					     READ_ONCE(dma_timeout_ms));
+					     READ_ONCE(dma_timeout_ms), !nowait);
 			/* Memory DMA cannot reach: the CPU path decides. */
 			by_dma = n != -EFAULT && n != -ENOMEM;
 		}
@@ -298,7 +299,8 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	}
 
 	space = circbuf_ring_space(&cb->ring);
-	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER);
+	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
+			   iocb->ki_flags & IOCB_NOWAIT);
 	if (ret > 0) {
 		cb->reads++;
 		cb->bytes_read += ret;
@@ -342,8 +344,8 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 		if (space && (!is_atomic || space >= want)) {
 			bool was_empty = circbuf_ring_empty(&cb->ring);
-			ssize_t n = circbuf_move(cb, from, want,
-						 CIRCBUF_TO_RING);
+			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
+						 iocb->ki_flags & IOCB_NOWAIT);
 
 			if (n > 0) {
 				cb->bytes_written += n;

@@ -650,21 +650,9 @@ TEST_F(CircbufDma, SixtyFourMibRingMovesByDmaByteExact)
 // ---- many threads ----------------------------------------------------------
 
 // The circbuf-stress binary beside this test, or "".
-std::string stress_tool()
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return "";
-	std::string path(self, n);
-	path = path.substr(0, path.rfind('/') + 1) + "circbuf-stress";
-	return access(path.c_str(), X_OK) == 0 ? path : "";
-}
-
 TEST_F(CircbufDma, ConcurrentTransfersFromManyThreadsArriveOnceIntact)
 {
-	const std::string tool = stress_tool();
-	if (tool.empty())
+	if (stress_tool().empty())
 		GTEST_SKIP() << "circbuf-stress is not built next to this test";
 	if (!load_dma({{"dma_threshold", "1"}, {"buffer_size", "65536"}}))
 		return;
@@ -677,34 +665,12 @@ TEST_F(CircbufDma, ConcurrentTransfersFromManyThreadsArriveOnceIntact)
 	};
 	const circbuf_stats before = stats_now();
 
-	// Records of 4096 bytes, one per write: each write is atomic.
-	std::vector<std::string> args = {
-		tool, "--writers=8", "--readers=8", "--duration=5", "--record-size=4096", "--stall-timeout=20", kDevice,
-	};
-	std::vector<char *> argv;
-	for (auto &a : args)
-		argv.push_back(a.data());
-	argv.push_back(nullptr);
-	pid_t pid = fork();
-	ASSERT_GE(pid, 0) << std::strerror(errno);
-	if (pid == 0) {
-		execv(tool.c_str(), argv.data());
-		_exit(127);
-	}
-	// Five seconds of load and the final drain, with room for a slow
-	// machine inside the watchdog's minute.
-	const auto deadline = Clock::now() + 40s;
-	int status = 0;
-	pid_t done = 0;
-	while ((done = waitpid(pid, &status, WNOHANG)) == 0 && Clock::now() < deadline)
-		std::this_thread::sleep_for(50ms);
-	if (done == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		FAIL() << tool << " still running after 40 s; killed";
-	}
-	ASSERT_TRUE(WIFEXITED(status)) << tool << " killed by signal " << WTERMSIG(status);
-	EXPECT_EQ(WEXITSTATUS(status), 0) << tool << " failed (exit status 1: FAIL, 2: bad usage)";
+	// Records of 4096 bytes, one per write: each write is atomic. Five
+	// seconds of load and the final drain, with room for a slow machine
+	// inside the watchdog's minute.
+	run_stress_tool({"--writers=8", "--readers=8", "--duration=5", "--record-size=4096",
+			 "--stall-timeout=20"},
+			40s);
 
 	const Delta d = stats_now() - before;
 	EXPECT_GT(d.dma_bytes, 0u);

@@ -7,6 +7,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <climits>
 #include <unistd.h>
 
 #include <algorithm>
@@ -132,6 +134,50 @@ bool cycle_bytes(int fd, uint64_t n)
 		n -= chunk;
 	}
 	return true;
+}
+
+std::string stress_tool()
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return "";
+	std::string path(self, n);
+	path = path.substr(0, path.rfind('/') + 1) + "circbuf-stress";
+	return access(path.c_str(), X_OK) == 0 ? path : "";
+}
+
+void run_stress_tool(const std::vector<std::string> &extra, Clock::duration timeout)
+{
+	const std::string tool = stress_tool();
+	ASSERT_FALSE(tool.empty()) << "circbuf-stress is not built next to this test";
+	std::vector<std::string> args = {tool};
+	args.insert(args.end(), extra.begin(), extra.end());
+	args.push_back(kDevice);
+	std::vector<char *> argv;
+	for (auto &a : args)
+		argv.push_back(a.data());
+	argv.push_back(nullptr);
+
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0) << std::strerror(errno);
+	if (pid == 0) {
+		execv(tool.c_str(), argv.data());
+		_exit(127);
+	}
+	const auto deadline = Clock::now() + timeout;
+	int status = 0;
+	pid_t done = 0;
+	while ((done = waitpid(pid, &status, WNOHANG)) == 0 && Clock::now() < deadline)
+		std::this_thread::sleep_for(50ms);
+	if (done == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		FAIL() << tool << " still running after the deadline; killed";
+	}
+	ASSERT_EQ(done, pid) << std::strerror(errno);
+	ASSERT_TRUE(WIFEXITED(status)) << tool << " killed by signal " << WTERMSIG(status);
+	EXPECT_EQ(WEXITSTATUS(status), 0) << tool << " failed (exit status 1: FAIL, 2: bad usage)";
 }
 
 circbuf_stats get_stats(int fd)

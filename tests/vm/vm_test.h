@@ -130,6 +130,14 @@ bool wait_for_path(const char *path, bool present, Clock::duration timeout = 2s)
 // system call when nr < 0; polls /proc for up to timeout.
 bool wait_until_blocked(pid_t tid, long nr = -1, Clock::duration timeout = 2s);
 
+// The circbuf-stress binary beside this test binary, or "" if there is none.
+std::string stress_tool();
+
+// Runs circbuf-stress with args (the device path is appended) and adds a
+// failure unless it exits 0 within timeout; a tool still running then is
+// killed.
+void run_stress_tool(const std::vector<std::string> &args, Clock::duration timeout);
+
 // Module parameters, name -> value.
 using Params = std::map<std::string, std::string>;
 Params parse_params(std::string_view text);
