@@ -72,7 +72,7 @@ Delta operator-(const circbuf_stats &a, const circbuf_stats &b)
 std::vector<uint64_t> page_frames(const void *p, size_t n)
 {
 	Fd fd(open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-	if (!fd.valid() || n == 0)
+	if (!fd.ok() || n == 0)
 		return {};
 	const uintptr_t first = reinterpret_cast<uintptr_t>(p) / kPage;
 	const uintptr_t last = (reinterpret_cast<uintptr_t>(p) + n - 1) / kPage;
@@ -111,7 +111,7 @@ public:
 			munmap(base_, size_);
 	}
 
-	bool valid() const { return base_ != nullptr; }
+	bool ok() const { return base_ != nullptr; }
 	size_t size() const { return size_; }
 	uint8_t *at(size_t off) const { return base_ + off; }
 
@@ -303,7 +303,7 @@ protected:
 	static testing::AssertionResult arm(const char *file, unsigned nth)
 	{
 		Fd fd(open(file, O_WRONLY | O_CLOEXEC));
-		if (!fd.valid())
+		if (!fd.ok())
 			return testing::AssertionFailure() << "open " << file << ": " << std::strerror(errno);
 		const std::string s = std::to_string(nth) + "\n";
 		if (write(fd.get(), s.data(), s.size()) != static_cast<ssize_t>(s.size()))
@@ -316,7 +316,7 @@ protected:
 	{
 		if (module_loaded()) {
 			Fd fd = open_device(O_RDONLY | O_NONBLOCK);
-			if (fd.valid()) {
+			if (fd.ok()) {
 				const circbuf_stats s = get_stats(fd.get());
 				EXPECT_EQ(s.dma_bytes + s.cpu_bytes, s.bytes_read + s.bytes_written)
 					<< "dma_bytes " << s.dma_bytes << " + cpu_bytes " << s.cpu_bytes
@@ -423,7 +423,7 @@ TEST_F(CircbufDma, ChannelIsListedUnderSysClassDma)
 	{
 		Fd a = open_device(O_RDONLY | O_NONBLOCK);
 		Fd b = open_device(O_WRONLY | O_NONBLOCK);
-		ASSERT_TRUE(a.valid() && b.valid()) << std::strerror(errno);
+		ASSERT_TRUE(a.ok() && b.ok()) << std::strerror(errno);
 		EXPECT_EQ(read_text_file(in_use.c_str()), "1") << "two files open";
 		a.reset();
 		EXPECT_EQ(read_text_file(in_use.c_str()), "1") << "one file still open";
@@ -438,7 +438,7 @@ TEST_F(CircbufDma, EngineThreadExistsAndSleepsWhenIdle)
 	{
 		// Some traffic first: the engine must go back to sleep after it.
 		Fd rw = open_device(O_RDWR | O_NONBLOCK);
-		ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 		ASSERT_TRUE(round_trip(rw.get(), 65536, 1));
 		ASSERT_GT(get_stats(rw.get()).dma_completed, 0u);
 	}
@@ -483,7 +483,7 @@ TEST_F(CircbufDma, LargeTransfersGoByDma)
 	if (!load_dma({{"buffer_size", std::to_string(kMiB)}}))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	stream_through(rw.get(), kMiB, 256 * kKiB);
 	const Delta d = get_stats(rw.get()) - before;
@@ -500,7 +500,7 @@ TEST_F(CircbufDma, ThresholdIsTheSmallestTransferByDma)
 	if (!load_dma({{"buffer_size", std::to_string(kMiB)}}))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(round_trip(rw.get(), 65535, 1));
 	Delta d = get_stats(rw.get()) - before;
@@ -519,7 +519,7 @@ TEST_F(CircbufDma, UseDmaOffMovesEverythingByCpu)
 	if (!load_dma({{"use_dma", "0"}, {"buffer_size", std::to_string(kMiB)}}))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	stream_through(rw.get(), kMiB, 256 * kKiB);
 	const circbuf_stats after = get_stats(rw.get());
@@ -536,7 +536,7 @@ TEST_F(CircbufDma, ThresholdOneSendsSingleBytesByDma)
 	if (!load_dma({{"dma_threshold", "1"}}))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(round_trip(rw.get(), 1, 1));
 	const Delta d = get_stats(rw.get()) - before;
@@ -566,7 +566,7 @@ TEST_P(CircbufDmaUnaligned, TransfersAreByteExactAndFifoAcrossTheWrap)
 	if (!load_dma({{"dma_threshold", "1"}, {"segment_size", "4096"}, {"buffer_size", std::to_string(kOddCap)}}))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	// Put the head where the third write runs across the end of the ring,
 	// with a backlog so that reads and writes are at different offsets.
 	const uint64_t head = (10 * kOddCap - kBacklog - 2 * n - n / 2) % kOddCap;
@@ -575,7 +575,7 @@ TEST_P(CircbufDmaUnaligned, TransfersAreByteExactAndFifoAcrossTheWrap)
 	const circbuf_stats before = get_stats(rw.get());
 
 	Pages src(pages + 1), dst(pages + 1);
-	ASSERT_TRUE(src.valid() && dst.valid()) << std::strerror(errno);
+	ASSERT_TRUE(src.ok() && dst.ok()) << std::strerror(errno);
 	bool write_wrapped = false, read_wrapped = false;
 	for (int cycle = 0; cycle < kCycles; cycle++) {
 		SCOPED_TRACE("cycle " + std::to_string(cycle) + ", ring write offset " +
@@ -628,7 +628,7 @@ TEST_F(CircbufDma, SixtyFourMibRingMovesByDmaByteExact)
 		return;
 	ASSERT_EQ(capacity_, kRing);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	// One chunk of pattern at a time: 16 MiB of test memory, not 128.
 	for (size_t off = 0; off < kRing; off += kChunk) {
@@ -660,7 +660,7 @@ TEST_F(CircbufDma, ConcurrentTransfersFromManyThreadsArriveOnceIntact)
 	// tool runs, only its own files are open.
 	auto stats_now = [] {
 		Fd fd = open_device(O_RDONLY | O_NONBLOCK);
-		EXPECT_TRUE(fd.valid()) << std::strerror(errno);
+		EXPECT_TRUE(fd.ok()) << std::strerror(errno);
 		return get_stats(fd.get());
 	};
 	const circbuf_stats before = stats_now();
@@ -689,9 +689,9 @@ TEST_F(CircbufDma, FailedFirstDescriptorFailsWriteWithEio)
 	if (!load_dma(kFaultParams))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	Pages buf(1);
-	ASSERT_TRUE(buf.valid()) << std::strerror(errno);
+	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> data = pattern(0, 1000, 7);
 	std::memcpy(buf.at(0), data.data(), data.size());
 	ASSERT_EQ(predict_descriptors(buf.at(0), 1000, 0, kFaultCap, kFaultSeg).size(), 1u);
@@ -717,7 +717,7 @@ TEST_F(CircbufDma, FailedSecondDescriptorCommitsTheFirstOnWrite)
 	if (!load_dma(kFaultParams))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	// Stream bytes [0, 1500) wait in the ring, so the write goes to ring
 	// offset 1500, 2596 bytes before a segment boundary. The user buffer
 	// starts 3000 bytes into a page, spans three physically separate pages:
@@ -726,7 +726,7 @@ TEST_F(CircbufDma, FailedSecondDescriptorCommitsTheFirstOnWrite)
 	constexpr size_t kOff = 3000, kLen = 2 * kPage + 500;
 	ASSERT_TRUE(put(rw.get(), 0, kRingOff, 9));
 	Pages buf(3);
-	ASSERT_TRUE(buf.valid()) << std::strerror(errno);
+	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
 	ASSERT_TRUE(buf.scatter()) << "cannot place the buffer on physically separate pages";
 	const std::vector<uint8_t> data = pattern(kRingOff, kLen, 9);
 	std::memcpy(buf.at(kOff), data.data(), kLen);
@@ -759,11 +759,11 @@ TEST_F(CircbufDma, FailedFirstDescriptorFailsReadWithEioAndKeepsData)
 	if (!load_dma(kFaultParams))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> data = pattern(0, 1000, 11);
 	ASSERT_EQ(sys_write(rw.get(), data.data(), data.size()), ok(1000));
 	Pages buf(1);
-	ASSERT_TRUE(buf.valid()) << std::strerror(errno);
+	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
 	ASSERT_EQ(predict_descriptors(buf.at(0), 1000, 0, kFaultCap, kFaultSeg).size(), 1u);
 
 	const circbuf_stats before = get_stats(rw.get());
@@ -788,7 +788,7 @@ TEST_F(CircbufDma, FailedSecondDescriptorReturnsThePrefixOnRead)
 	if (!load_dma(kFaultParams))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	// Stream bytes [0, 1500 + kLen) written and the first 1500 read, so the
 	// read starts at ring offset 1500: the first descriptor ends at the
 	// segment boundary, 2596 bytes in, before the user buffer (100 bytes
@@ -798,7 +798,7 @@ TEST_F(CircbufDma, FailedSecondDescriptorReturnsThePrefixOnRead)
 	ASSERT_TRUE(put(rw.get(), 0, kRingOff + kLen, 12));
 	ASSERT_TRUE(take(rw.get(), 0, kRingOff, 12));
 	Pages buf(3);
-	ASSERT_TRUE(buf.valid()) << std::strerror(errno);
+	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
 	const std::vector<size_t> descs = predict_descriptors(buf.at(kOff), kLen, kRingOff, kFaultCap, kFaultSeg);
 	ASSERT_GE(descs.size(), 3u) << testing::PrintToString(descs);
 	ASSERT_EQ(descs[0], kFaultSeg - kRingOff) << testing::PrintToString(descs);
@@ -828,7 +828,7 @@ TEST_F(CircbufDma, HungDescriptorTimesOutWithEio)
 	if (!load_dma({{"dma_threshold", "1"}, {"dma_timeout_ms", "300"}, {"buffer_size", "65536"}}))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> data = pattern(0, 1000, 13);
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(arm(kHangNth, 1));
@@ -860,9 +860,9 @@ TEST_F(CircbufDma, SignalDuringTransferFailsWithEintrWithoutWaitingForTheEngine)
 	if (!load_dma(kSlowParams))
 		return;
 	Fd w = open_device(O_WRONLY);
-	ASSERT_TRUE(w.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
 	Pages buf(1);  // one page: one descriptor
-	ASSERT_TRUE(buf.valid()) << std::strerror(errno);
+	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(w.get());
 
 	const auto t0 = Clock::now();
@@ -887,7 +887,7 @@ TEST_F(CircbufDma, SignalDuringTransferFailsWithEintrWithoutWaitingForTheEngine)
 	EXPECT_EQ(d.dma_bytes, 0u);
 
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	EXPECT_TRUE(round_trip(rw.get(), 1000, 15)) << "the device does not work after an interrupted DMA";
 }
 
@@ -897,7 +897,7 @@ TEST_F(CircbufDma, UnloadsWhenTheEngineIsIdle)
 		return;
 	{
 		Fd rw = open_device(O_RDWR | O_NONBLOCK);
-		ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 		ASSERT_TRUE(round_trip(rw.get(), 65536, 16));
 		ASSERT_GT(get_stats(rw.get()).dma_completed, 0u);
 	}
@@ -913,7 +913,7 @@ TEST_F(CircbufDma, UnloadDuringTransferFailsUntilTheFileCloses)
 	if (!load_dma(kSlowParams))
 		return;
 	Fd w = open_device(O_WRONLY);
-	ASSERT_TRUE(w.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> data = pattern(0, 1000, 17);
 	Background<Io> writer([&] { return sys_write(w.get(), data.data(), data.size()); });
 	// A tenth into the half second the descriptor takes.

@@ -40,7 +40,7 @@ public:
 			munmap(base_, 2 * page_);
 	}
 
-	bool valid() const { return base_ != nullptr; }
+	bool ok() const { return base_ != nullptr; }
 	size_t page() const { return page_; }
 	// First byte of the PROT_NONE page.
 	uint8_t *end() const { return base_ + page_; }
@@ -55,7 +55,7 @@ TEST_F(CircbufFault, ReadIntoNullFailsWithEfaultAndKeepsData)
 	if (!need_capacity(6))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_EQ(sys_write(rw.get(), "abcdef", 6), ok(6));
 	const circbuf_stats before = get_stats(rw.get());
 	EXPECT_EQ(sys_read(rw.get(), nullptr, 6), err(EFAULT));
@@ -71,7 +71,7 @@ TEST_F(CircbufFault, ReadIntoNullFailsWithEfaultAndKeepsData)
 TEST_F(CircbufFault, WriteFromNullFailsWithEfaultAndStoresNothing)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	EXPECT_EQ(sys_write(rw.get(), nullptr, std::min<uint64_t>(capacity_, 6)), err(EFAULT));
 	const circbuf_stats after = get_stats(rw.get());
@@ -104,9 +104,9 @@ protected:
 		if (capacity_ < c.total + c.head_back && !reload({{"buffer_size", "16384"}}))
 			return false;
 		rw_ = open_device(O_RDWR | O_NONBLOCK);
-		EXPECT_TRUE(rw_.valid()) << std::strerror(errno);
-		EXPECT_TRUE(pages_.valid()) << "mmap: " << std::strerror(errno);
-		if (!rw_.valid() || !pages_.valid())
+		EXPECT_TRUE(rw_.ok()) << std::strerror(errno);
+		EXPECT_TRUE(pages_.ok()) << "mmap: " << std::strerror(errno);
+		if (!rw_.ok() || !pages_.ok())
 			return false;
 		return c.head_back == 0 || cycle_bytes(rw_.get(), capacity_ - c.head_back);
 	}

@@ -32,11 +32,11 @@ TEST_F(CircbufLifetime, DataSurvivesCloseAndReopen)
 		return;
 	{
 		Fd w = open_device(O_WRONLY | O_NONBLOCK);
-		ASSERT_TRUE(w.valid()) << std::strerror(errno);
+		ASSERT_TRUE(w.ok()) << std::strerror(errno);
 		ASSERT_EQ(sys_write(w.get(), "hello\n", 6), ok(6));
 	}
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	char buf[100];
 	ASSERT_EQ(sys_read(r.get(), buf, sizeof(buf)), ok(6));
 	EXPECT_EQ(std::string(buf, 6), "hello\n");
@@ -45,7 +45,7 @@ TEST_F(CircbufLifetime, DataSurvivesCloseAndReopen)
 TEST_F(CircbufRead, ReturnsBytesInFifoOrderAcrossTheWrap)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	// Start two thirds into the ring so that the stream wraps.
 	ASSERT_TRUE(cycle_bytes(rw.get(), capacity_ - capacity_ / 3));
 	const size_t total = std::min<uint64_t>(capacity_, 1 << 20);
@@ -73,7 +73,7 @@ TEST_F(CircbufRead, ReturnsAtMostWhatIsBuffered)
 	if (!need_capacity(10))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> data = pattern(0, 10);
 	ASSERT_EQ(sys_write(rw.get(), data.data(), 10), ok(10));
 	std::vector<uint8_t> buf(100);
@@ -87,7 +87,7 @@ TEST_F(CircbufRead, EmptyWithWriterBlocksUntilDataArrives)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	char buf[16] = {};
 	Background<Io> reader([&] { return sys_read(r.get(), buf, sizeof(buf)); });
 	ASSERT_TRUE(wait_until_blocked(reader.tid(), SYS_read))
@@ -105,7 +105,7 @@ TEST_F(CircbufRead, EmptyWithWriterBlocksUntilDataArrives)
 TEST_F(CircbufRead, EmptyWithNoWriterReturnsEof)
 {
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	char buf[16];
 	Background<Io> reader([&] { return sys_read(r.get(), buf, sizeof(buf)); });
 	ASSERT_TRUE(reader.wait(kWakeTimeout)) << "read blocked with no writer open";
@@ -116,7 +116,7 @@ TEST_F(CircbufRead, BlockedReadReturnsEofWhenLastWriterCloses)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	char buf[16];
 	Background<Io> reader([&] { return sys_read(r.get(), buf, sizeof(buf)); });
 	ASSERT_TRUE(wait_until_blocked(reader.tid(), SYS_read));
@@ -129,7 +129,7 @@ TEST_F(CircbufRead, NonblockingEmptyWithWriterFailsWithEagain)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	char buf[16];
 	EXPECT_EQ(sys_read(r.get(), buf, sizeof(buf)), err(EAGAIN));
 }
@@ -137,7 +137,7 @@ TEST_F(CircbufRead, NonblockingEmptyWithWriterFailsWithEagain)
 TEST_F(CircbufRead, ReadWriteFileCountsAsWriter)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	char buf[16];
 	EXPECT_EQ(sys_read(rw.get(), buf, sizeof(buf)), err(EAGAIN)) << "an O_RDWR file saw EOF";
 }
@@ -148,7 +148,7 @@ TEST_F(CircbufWrite, LargerThanCapacityCompletesWhileReaderDrains)
 	const std::vector<uint8_t> data = pattern(0, n, 2);
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Background<Io> writer([&] { return sys_write(w.get(), data.data(), n); });
 
 	std::vector<uint8_t> got;
@@ -170,7 +170,7 @@ TEST_F(CircbufWrite, BlocksWhileFullUntilSpaceFrees)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> fill = pattern(0, capacity_);
 	ASSERT_EQ(sys_write(rw.get(), fill.data(), fill.size()), ok(capacity_));
 	const uint8_t one = pattern_byte(capacity_);
@@ -195,7 +195,7 @@ TEST_F(CircbufWrite, BlocksWhileFullUntilSpaceFrees)
 TEST_F(CircbufWrite, NonblockingOnFullFailsWithEagain)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> fill = pattern(0, capacity_);
 	ASSERT_EQ(sys_write(rw.get(), fill.data(), fill.size()), ok(capacity_));
 	const uint8_t one = 1;
@@ -212,7 +212,7 @@ TEST_F(CircbufWrite, NonblockingLargeWriteStoresWhatFits)
 	for (size_t free_space : {size_t{1000}, size_t{6000}}) {
 		SCOPED_TRACE("free space " + std::to_string(free_space));
 		Fd rw = open_device(O_RDWR | O_NONBLOCK);
-		ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 		const size_t prefill = capacity_ - free_space;
 		const std::vector<uint8_t> data = pattern(0, capacity_ + 2 * kPipeBuf);
 		ASSERT_EQ(sys_write(rw.get(), data.data(), prefill), ok(prefill));
@@ -233,7 +233,7 @@ TEST_F(CircbufWrite, NonblockingPipeBufWriteIsAllOrNothing)
 	for (Case c : {Case{100, 200}, Case{4000, kPipeBuf}, Case{1, 2}}) {
 		SCOPED_TRACE("write of " + std::to_string(c.size) + " with " + std::to_string(c.free_space) + " free");
 		Fd rw = open_device(O_RDWR | O_NONBLOCK);
-		ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 		const size_t prefill = capacity_ - c.free_space;
 		const std::vector<uint8_t> data = pattern(0, capacity_);
 		ASSERT_EQ(sys_write(rw.get(), data.data(), prefill), ok(prefill));
@@ -257,11 +257,11 @@ TEST_F(CircbufWrite, PipeBufRecordsOfConcurrentWritersDoNotInterleave)
 	const size_t rec = std::min<uint64_t>(kPipeBuf, capacity_);
 
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	std::vector<Fd> wfds;
 	for (int i = 0; i < kWriters; i++) {
 		wfds.push_back(open_device(O_WRONLY));
-		ASSERT_TRUE(wfds.back().valid()) << std::strerror(errno);
+		ASSERT_TRUE(wfds.back().ok()) << std::strerror(errno);
 	}
 	std::vector<std::unique_ptr<Background<Io>>> writers;
 	for (int i = 0; i < kWriters; i++) {
@@ -317,7 +317,7 @@ TEST_F(CircbufWrite, WithoutReaderSucceedsAndRaisesNoSigpipe)
 	ScopedSigaction sa(SIGPIPE, count_sigpipe, 0);
 	sigpipes = 0;
 	Fd w = open_device(O_WRONLY);
-	ASSERT_TRUE(w.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
 	ASSERT_EQ(get_stats(w.get()).readers, 0u);
 	Background<Io> writer([&] { return sys_write(w.get(), "nobody", 6); });
 	ASSERT_TRUE(writer.wait(kWakeTimeout)) << "write that fits blocked with no reader";

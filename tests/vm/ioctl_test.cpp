@@ -21,7 +21,7 @@ class CircbufIoctl : public CircbufTest {};
 TEST_F(CircbufIoctl, CapacityMatchesBufferSizeParameter)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	const auto param = read_text_file(kBufferSizeParam);
 	ASSERT_TRUE(param.has_value()) << kBufferSizeParam << ": " << std::strerror(errno);
 	EXPECT_EQ(std::to_string(get_stats(r.get()).capacity), *param);
@@ -32,7 +32,7 @@ TEST_F(CircbufIoctl, UsedAndAvailableFollowBufferedBytes)
 	if (!need_capacity(10))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	circbuf_stats s = get_stats(rw.get());
 	EXPECT_EQ(s.used, 0u);
 	EXPECT_EQ(s.available, capacity_);
@@ -52,7 +52,7 @@ TEST_F(CircbufIoctl, CountersAgreeWithUsed)
 	if (!need_capacity(10))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_EQ(sys_write(rw.get(), "0123456789", 10), ok(10));
 	char buf[3];
 	ASSERT_EQ(sys_read(rw.get(), buf, 3), ok(3));
@@ -66,7 +66,7 @@ TEST_F(CircbufIoctl, WritesCountCallsThatStoredBytes)
 	if (!need_capacity(16))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_EQ(sys_write(rw.get(), "abcde", 5), ok(5));
 	ASSERT_EQ(sys_write(rw.get(), "xyz", 3), ok(3));
@@ -83,7 +83,7 @@ TEST_F(CircbufIoctl, ReadsCountCallsThatReturnedBytes)
 	if (!need_capacity(8))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	char buf[100];
 	ASSERT_EQ(sys_write(rw.get(), "abcdefgh", 8), ok(8));
@@ -94,7 +94,7 @@ TEST_F(CircbufIoctl, ReadsCountCallsThatReturnedBytes)
 	ASSERT_EQ(sys_read(rw.get(), buf, sizeof(buf)), err(EAGAIN));
 	rw.reset();
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	ASSERT_EQ(sys_read(r.get(), buf, sizeof(buf)), ok(0)) << "expected EOF";
 	EXPECT_EQ(get_stats(r.get()).reads - before.reads, 2u);
 }
@@ -104,7 +104,7 @@ TEST_F(CircbufIoctl, BytesReadAndWrittenCountTransferredBytes)
 	if (!need_capacity(8))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_EQ(sys_write(rw.get(), "abcde", 5), ok(5));
 	ASSERT_EQ(sys_write(rw.get(), "xyz", 3), ok(3));
@@ -119,26 +119,26 @@ TEST_F(CircbufIoctl, BytesReadAndWrittenCountTransferredBytes)
 TEST_F(CircbufIoctl, ReadersAndWritersCountOpenFilesByMode)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	circbuf_stats s = get_stats(r.get());
 	EXPECT_EQ(s.readers, 1u);
 	EXPECT_EQ(s.writers, 0u);
 
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
 	s = get_stats(w.get());
 	EXPECT_EQ(s.readers, 1u);
 	EXPECT_EQ(s.writers, 1u);
 
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	s = get_stats(rw.get());
 	EXPECT_EQ(s.readers, 2u);
 	EXPECT_EQ(s.writers, 2u);
 
 	// A dup shares the open file: it is not counted again.
 	Fd dup_rw(dup(rw.get()));
-	ASSERT_TRUE(dup_rw.valid());
+	ASSERT_TRUE(dup_rw.ok());
 	s = get_stats(rw.get());
 	EXPECT_EQ(s.readers, 2u);
 	EXPECT_EQ(s.writers, 2u);
@@ -158,7 +158,7 @@ TEST_F(CircbufIoctl, ReadersAndWritersCountOpenFilesByMode)
 TEST_F(CircbufIoctl, ReservedFieldsAreZero)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	circbuf_stats s;
 	std::memset(&s, 0xff, sizeof(s));
 	ASSERT_EQ(ioctl(r.get(), CIRCBUF_GET_STATS, &s), 0) << std::strerror(errno);
@@ -171,7 +171,7 @@ TEST_F(CircbufIoctl, ReservedFieldsAreZero)
 TEST_F(CircbufIoctl, UnknownCommandFailsWithEnotty)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	struct Cmd {
 		const char *name;
 		unsigned long cmd;
@@ -200,7 +200,7 @@ class CircbufIoctlBadPointer : public CircbufTest, public testing::WithParamInte
 TEST_P(CircbufIoctlBadPointer, GetStatsFailsWithEfault)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	const size_t page = sysconf(_SC_PAGESIZE);
 	void *map = nullptr;
 	void *arg = nullptr;
@@ -246,7 +246,7 @@ TEST_F(CircbufIoctl, FionreadReturnsBufferedBytes)
 	if (!need_capacity(17))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	int n = -1;
 	ASSERT_EQ(ioctl(rw.get(), FIONREAD, &n), 0) << std::strerror(errno);
 	EXPECT_EQ(n, 0);

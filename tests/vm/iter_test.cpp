@@ -29,7 +29,7 @@ TEST_F(CircbufIter, WritevThenReadvKeepsFifoOrderAcrossBuffers)
 	if (!reload(kSize128k))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> data = pattern(0, 3 + 70000 + 5, 3);
 	iovec wv[] = {{const_cast<uint8_t *>(data.data()), 3},
 		      {const_cast<uint8_t *>(data.data()) + 3, 70000},
@@ -50,7 +50,7 @@ TEST_F(CircbufIter, SpliceMovesBytesFromAPipeInAndToAPipeOut)
 	if (!need_capacity(8))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	int in[2], out[2];
 	ASSERT_EQ(pipe(in), 0);
 	ASSERT_EQ(pipe(out), 0);
@@ -108,7 +108,7 @@ TEST_F(CircbufUring, ReadOfEmptyDeviceWaitsWithoutAWorkerAndCompletesOnWrite)
 		return;
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 
@@ -136,7 +136,7 @@ TEST_F(CircbufUring, WriteThenReadRoundTripsThroughTheRing)
 	if (!need_capacity(4096))
 		return;
 	Fd rw = open_device(O_RDWR);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 	const std::vector<uint8_t> data = pattern(0, 4096, 9);
@@ -185,7 +185,7 @@ void fixed_round_trip(int fd, size_t n)
 TEST_F(CircbufUring, FixedBuffersRoundTripThroughTheRing)
 {
 	Fd rw = open_device(O_RDWR);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	fixed_round_trip(rw.get(), std::min<uint64_t>(capacity_, 65536));
 }
 
@@ -194,7 +194,7 @@ TEST_F(CircbufUring, FixedBuffersGoByDmaWhenAboveTheThreshold)
 	if (!reload({{"buffer_size", "262144"}, {"use_dma", "1"}, {"dma_threshold", "1"}}))
 		return;
 	Fd rw = open_device(O_RDWR);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	fixed_round_trip(rw.get(), 200000);
 	const circbuf_stats after = get_stats(rw.get());
@@ -206,7 +206,7 @@ TEST_F(CircbufUring, CancelledBlockedReadEndsPromptlyWithEcanceled)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 	char buf[16];
@@ -241,7 +241,7 @@ TEST_F(CircbufUring, ClosingARingWithManyPendingRequestsIsPrompt)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	// Reads of an empty device and writes of a full one: 64 in all.
 	std::vector<uint8_t> fill(capacity_);
 	ASSERT_EQ(sys_write(w.get(), fill.data(), fill.size()), ok(ssize_t(fill.size())));
@@ -273,7 +273,7 @@ TEST_F(CircbufUring, ClosingARingWithManyPendingRequestsIsPrompt)
 TEST_F(CircbufUring, ProcessExitWithRequestsInFlightLeavesTheDeviceWorking)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
 	pid_t child = fork();
 	ASSERT_GE(child, 0);
@@ -319,7 +319,7 @@ TEST_F(CircbufUring, ReadSeesEndOfFileWhenTheLastWriterCloses)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 	char buf[8];
@@ -334,7 +334,7 @@ TEST_F(CircbufUring, NonblockingFileWaitsForDataInsteadOfFailingWithEagain)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 	char buf[8];
@@ -351,7 +351,7 @@ TEST_F(CircbufUring, PollAddReportsReadableOnlyOnceDataArrives)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 	io_uring_prep_poll_add(io_uring_get_sqe(ring.get()), r.get(), POLLIN);
@@ -368,7 +368,7 @@ TEST_F(CircbufUring, WritevThenReadvRoundTrip)
 	if (!need_capacity(300))
 		return;
 	Fd rw = open_device(O_RDWR);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
 	const std::vector<uint8_t> data = pattern(0, 300, 6);
@@ -413,7 +413,7 @@ TEST_F(CircbufUring, UringCmdGetStatsMatchesTheIoctl)
 	if (!need_capacity(3))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_EQ(sys_write(rw.get(), "abc", 3), ok(3));
 	circbuf_stats got;
 	std::memset(&got, 0xff, sizeof(got));
@@ -427,14 +427,14 @@ TEST_F(CircbufUring, UringCmdGetStatsMatchesTheIoctl)
 TEST_F(CircbufUring, UringCmdWithBadAddressFailsWithEfault)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	EXPECT_EQ(uring_cmd(r.get(), CIRCBUF_GET_STATS, {0, 0}), -EFAULT);
 }
 
 TEST_F(CircbufUring, UringCmdWithUnknownOpFailsWithEnotty)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	circbuf_stats st;
 	EXPECT_EQ(uring_cmd(r.get(), 0x1234, {reinterpret_cast<uintptr_t>(&st), 0}), -ENOTTY);
 }
@@ -442,7 +442,7 @@ TEST_F(CircbufUring, UringCmdWithUnknownOpFailsWithEnotty)
 TEST_F(CircbufUring, UringCmdWithNonzeroReservedFailsWithEinval)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	circbuf_stats st;
 	EXPECT_EQ(uring_cmd(r.get(), CIRCBUF_GET_STATS, {reinterpret_cast<uintptr_t>(&st), 1}), -EINVAL);
 }

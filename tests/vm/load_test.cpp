@@ -25,7 +25,7 @@ class CircbufNode : public CircbufTest {};
 void expect_holds_exactly(uint64_t cap)
 {
 	Fd fd = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+	ASSERT_TRUE(fd.ok()) << std::strerror(errno);
 	std::vector<uint8_t> data = pattern(0, cap);
 	EXPECT_EQ(sys_write(fd.get(), data.data(), data.size()), ok(cap));
 	uint8_t one = 'x';
@@ -38,7 +38,7 @@ void expect_holds_exactly(uint64_t cap)
 void expect_wrap_intact(uint64_t cap)
 {
 	Fd fd = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+	ASSERT_TRUE(fd.ok()) << std::strerror(errno);
 	const size_t n = std::min<uint64_t>(cap, 6);
 	ASSERT_TRUE(cycle_bytes(fd.get(), cap - n / 2));
 	std::vector<uint8_t> data = pattern(cap, n, 7);
@@ -87,7 +87,7 @@ TEST_F(CircbufLoad, DataCrossesSegmentBoundariesIntact)
 		return;
 	ASSERT_EQ(capacity_, 13065u);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	// Twice round the ring in transfers whose sizes are prime to the
 	// segment size, so they start and end everywhere.
 	const uint64_t total = 2 * capacity_ + 1234;
@@ -112,10 +112,10 @@ class KernelLog {
 public:
 	KernelLog() : fd_(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC))
 	{
-		if (fd_.valid())
+		if (fd_.ok())
 			lseek(fd_.get(), 0, SEEK_END);
 	}
-	bool valid() const { return fd_.valid(); }
+	bool ok() const { return fd_.ok(); }
 
 	std::vector<std::string> new_messages()
 	{
@@ -198,7 +198,7 @@ TEST_P(CircbufLoadRefused, LogsTheAllowedRange)
 		ASSERT_EQ(unload_module(), 0);
 	}
 	KernelLog log;
-	ASSERT_TRUE(log.valid()) << "open /dev/kmsg: " << std::strerror(errno);
+	ASSERT_TRUE(log.ok()) << "open /dev/kmsg: " << std::strerror(errno);
 	ASSERT_NE(try_load(), 0);
 	std::vector<std::string> msgs = log.new_messages();
 	std::string all;
@@ -221,7 +221,7 @@ TEST_F(CircbufLoad, BufferSizeParameterIsReadOnlyAndMatchesCapacity)
 	EXPECT_EQ(read_text_file(kBufferSizeParam), std::to_string(capacity_));
 	// Even root cannot open an attribute without a store method for writing.
 	Fd w(open(kBufferSizeParam, O_WRONLY | O_CLOEXEC));
-	EXPECT_FALSE(w.valid()) << "opened " << kBufferSizeParam << " for writing";
+	EXPECT_FALSE(w.ok()) << "opened " << kBufferSizeParam << " for writing";
 }
 
 TEST_F(CircbufLoad, ReloadRecreatesTheDevice)
@@ -232,7 +232,7 @@ TEST_F(CircbufLoad, ReloadRecreatesTheDevice)
 	ASSERT_EQ(load_module(format_params(harness_params())), 0);
 	ASSERT_TRUE(wait_for_path(kDevice, true)) << kDevice << " did not come back";
 	Fd fd = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+	ASSERT_TRUE(fd.ok()) << std::strerror(errno);
 	const std::string msg = std::string("again").substr(0, capacity_);
 	EXPECT_EQ(sys_write(fd.get(), msg.data(), msg.size()), ok(msg.size()));
 	char back[5];
@@ -246,7 +246,7 @@ TEST_F(CircbufLoad, ReloadResetsCounters)
 		GTEST_SKIP() << "CIRCBUF_KO is not set";
 	{
 		Fd fd = open_device(O_RDWR | O_NONBLOCK);
-		ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+		ASSERT_TRUE(fd.ok()) << std::strerror(errno);
 		// One byte in and out, one more left behind: fits any ring.
 		char c = 'c';
 		ASSERT_EQ(sys_write(fd.get(), &c, 1), ok(1));
@@ -258,7 +258,7 @@ TEST_F(CircbufLoad, ReloadResetsCounters)
 	}
 	ASSERT_EQ(reload_module(harness_params()), "");
 	Fd fd = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+	ASSERT_TRUE(fd.ok()) << std::strerror(errno);
 	circbuf_stats s = get_stats(fd.get());
 	EXPECT_EQ(s.used, 0u);
 	EXPECT_EQ(s.available, s.capacity);
@@ -275,7 +275,7 @@ TEST_F(CircbufLoad, UnloadWhileOpenFailsWithEbusy)
 	if (!module_path())
 		GTEST_SKIP() << "CIRCBUF_KO is not set";
 	Fd fd = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+	ASSERT_TRUE(fd.ok()) << std::strerror(errno);
 	int e = unload_module();
 	EXPECT_TRUE(e == EBUSY || e == EWOULDBLOCK) << "delete_module: " << (e ? strerrorname_np(e) : "succeeded");
 	ASSERT_TRUE(module_loaded()) << "module unloaded under an open file";

@@ -59,7 +59,7 @@ void fill(int fd, uint64_t capacity)
 TEST_F(CircbufPoll, EmptyWithWriterIsWritableNotReadable)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	short ev = poll_now(rw.get(), POLLIN | POLLOUT);
 	EXPECT_TRUE(ev & POLLOUT) << events_str(ev);
 	EXPECT_FALSE(ev & POLLIN) << events_str(ev);
@@ -70,7 +70,7 @@ TEST_F(CircbufPoll, ReadOnlyFileIsNotReadableWhileEmptyWithWriter)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	short ev = poll_now(r.get(), POLLIN);
 	EXPECT_EQ(ev, 0) << events_str(ev);
 	ev = poll_now(w.get(), POLLOUT);
@@ -80,7 +80,7 @@ TEST_F(CircbufPoll, ReadOnlyFileIsNotReadableWhileEmptyWithWriter)
 TEST_F(CircbufPoll, AfterWriteIsReadable)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_EQ(sys_write(rw.get(), "x", 1), ok(1));
 	short ev = poll_now(rw.get(), POLLIN);
 	EXPECT_TRUE(ev & POLLIN) << events_str(ev);
@@ -89,7 +89,7 @@ TEST_F(CircbufPoll, AfterWriteIsReadable)
 TEST_F(CircbufPoll, FullIsNotWritable)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
 	short ev = poll_now(rw.get(), POLLIN | POLLOUT);
 	EXPECT_FALSE(ev & POLLOUT) << events_str(ev);
@@ -99,7 +99,7 @@ TEST_F(CircbufPoll, FullIsNotWritable)
 TEST_F(CircbufPoll, ReaderWithoutWriterGetsPollhup)
 {
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	short ev = poll_now(r.get(), POLLIN);
 	EXPECT_TRUE(ev & POLLHUP) << events_str(ev);
 }
@@ -108,7 +108,7 @@ TEST_F(CircbufPoll, WakesWhenDataArrives)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Background<short> waiter([&]() -> short {
 		pollfd p{r.get(), POLLIN, 0};
 		return poll(&p, 1, kWaiterTimeoutMs) == 1 ? p.revents : 0;
@@ -124,7 +124,7 @@ TEST_F(CircbufPoll, WakesWhenSpaceFrees)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
 	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
 	Background<short> waiter([&]() -> short {
 		pollfd p{w.get(), POLLOUT, 0};
@@ -152,7 +152,7 @@ protected:
 	void watch(int fd, uint32_t events)
 	{
 		ep_ = Fd(epoll_create1(EPOLL_CLOEXEC));
-		ASSERT_TRUE(ep_.valid()) << std::strerror(errno);
+		ASSERT_TRUE(ep_.ok()) << std::strerror(errno);
 		epoll_event ev{};
 		ev.events = events | (edge() ? uint32_t{EPOLLET} : 0u);
 		ev.data.fd = fd;
@@ -194,7 +194,7 @@ TEST_P(CircbufEpoll, WakesWhenDataArrives)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	ASSERT_NO_FATAL_FAILURE(watch(r.get(), EPOLLIN));
 	expect_wakes(EPOLLIN, [&] { ASSERT_EQ(sys_write(w.get(), "x", 1), ok(1)); });
 }
@@ -203,7 +203,7 @@ TEST_P(CircbufEpoll, WakesWhenSpaceFrees)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
 	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
 	ASSERT_NO_FATAL_FAILURE(watch(w.get(), EPOLLOUT));
 	expect_wakes(EPOLLOUT, [&] { ASSERT_EQ(read_bytes(rw.get(), capacity_).size(), capacity_); });
@@ -227,7 +227,7 @@ bool select_ready(int fd, bool for_write, int timeout_ms)
 TEST_F(CircbufSelect, ReportsReadableOnlyWithData)
 {
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	EXPECT_FALSE(select_ready(rw.get(), false, 0));
 	EXPECT_TRUE(select_ready(rw.get(), true, 0));
 	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
@@ -239,7 +239,7 @@ TEST_F(CircbufSelect, WakesWhenDataArrives)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	Background<bool> waiter([&] { return select_ready(r.get(), false, kWaiterTimeoutMs); });
 	ASSERT_TRUE(wait_until_blocked(waiter.tid()));
 	ASSERT_FALSE(waiter.done());
@@ -252,7 +252,7 @@ TEST_F(CircbufSelect, WakesWhenSpaceFrees)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
 	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
 	Background<bool> waiter([&] { return select_ready(w.get(), true, kWaiterTimeoutMs); });
 	ASSERT_TRUE(wait_until_blocked(waiter.tid()));

@@ -22,7 +22,7 @@ TEST_F(CircbufSignal, ReadInterruptedWithoutSaRestartFailsWithEintr)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(r.get());
 	char buf[16];
 	Background<Io> reader([&] { return sys_read(r.get(), buf, sizeof(buf)); });
@@ -42,7 +42,7 @@ TEST_F(CircbufSignal, ReadWithSaRestartResumesAndCompletes)
 	restart_signals = 0;
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd r = open_device(O_RDONLY);
-	ASSERT_TRUE(w.valid() && r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
 	char buf[16] = {};
 	Background<Io> reader([&] { return sys_read(r.get(), buf, sizeof(buf)); });
 	ASSERT_TRUE(wait_until_blocked(reader.tid(), SYS_read));
@@ -67,7 +67,7 @@ TEST_F(CircbufSignal, WriteInterruptedAfterStoringReturnsPartialCount)
 	const size_t n = std::max<uint64_t>(3 * capacity_, 3 * kPipeBuf);
 	const std::vector<uint8_t> data = pattern(0, n, 4);
 	Fd w = open_device(O_WRONLY);
-	ASSERT_TRUE(w.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(w.get());
 	Background<Io> writer([&] { return sys_write(w.get(), data.data(), n); });
 	ASSERT_TRUE(wait_until_blocked(writer.tid(), SYS_write))
@@ -82,7 +82,7 @@ TEST_F(CircbufSignal, WriteInterruptedAfterStoringReturnsPartialCount)
 	EXPECT_EQ(after.used, capacity_);
 
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(r.valid()) << std::strerror(errno);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
 	EXPECT_TRUE(same_bytes(read_bytes(r.get(), capacity_), pattern(0, capacity_, 4)));
 }
 
@@ -90,7 +90,7 @@ TEST_F(CircbufSignal, WriteInterruptedBeforeStoringFailsWithEintr)
 {
 	Fd w = open_device(O_WRONLY);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(w.valid() && rw.valid()) << std::strerror(errno);
+	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
 	const std::vector<uint8_t> fill = pattern(0, capacity_);
 	ASSERT_EQ(sys_write(rw.get(), fill.data(), fill.size()), ok(capacity_));
 	const circbuf_stats before = get_stats(rw.get());

@@ -20,23 +20,6 @@
 
 namespace circbuf_vm {
 
-Fd &Fd::operator=(Fd &&other) noexcept
-{
-	if (this != &other)
-		reset(other.release());
-	return *this;
-}
-
-void Fd::reset(int fd)
-{
-	if (fd_ >= 0) {
-		int saved = errno;
-		close(fd_);
-		errno = saved;
-	}
-	fd_ = fd;
-}
-
 Fd open_device(int flags)
 {
 	return Fd(open(kDevice, flags | O_CLOEXEC));
@@ -335,7 +318,7 @@ int load_module(const std::string &params)
 	if (!ko)
 		return ENOENT;
 	Fd fd(open(ko, O_RDONLY | O_CLOEXEC));
-	if (!fd.valid())
+	if (!fd.ok())
 		return errno;
 	if (syscall(SYS_finit_module, fd.get(), params.c_str(), 0) != 0)
 		return errno;
@@ -408,7 +391,7 @@ void CircbufTest::SetUp()
 	// Drain what an earlier test may have left. With no writer open an
 	// empty device reads as EOF, so either 0 or EAGAIN ends the loop.
 	Fd fd = open_device(O_RDONLY | O_NONBLOCK);
-	ASSERT_TRUE(fd.valid()) << "open " << kDevice << ": " << std::strerror(errno);
+	ASSERT_TRUE(fd.ok()) << "open " << kDevice << ": " << std::strerror(errno);
 	circbuf_stats s = get_stats(fd.get());
 	ASSERT_FALSE(HasFailure());
 	std::vector<uint8_t> buf(1 << 16);
@@ -448,8 +431,8 @@ bool CircbufTest::reload(const Params &overrides)
 	if (!e.empty())
 		return false;
 	Fd fd = open_device(O_RDONLY | O_NONBLOCK);
-	EXPECT_TRUE(fd.valid()) << "open " << kDevice << ": " << std::strerror(errno);
-	if (!fd.valid())
+	EXPECT_TRUE(fd.ok()) << "open " << kDevice << ": " << std::strerror(errno);
+	if (!fd.ok())
 		return false;
 	capacity_ = get_stats(fd.get()).capacity;
 	return !HasFailure();

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "circbuf/unique_fd.h"
 #include "uapi/circbuf.h"
 
 namespace circbuf_vm {
@@ -61,25 +62,9 @@ inline constexpr unsigned kTestTimeout = 60;  // seconds, per test
 // what it transferred. Installed for the whole process at start-up.
 inline constexpr int kInterruptSignal = SIGUSR1;
 
-// Move-only owner of a file descriptor.
-class Fd {
-public:
-	Fd() = default;
-	explicit Fd(int fd) : fd_(fd) {}
-	Fd(Fd &&other) noexcept : fd_(other.release()) {}
-	Fd &operator=(Fd &&other) noexcept;
-	Fd(const Fd &) = delete;
-	Fd &operator=(const Fd &) = delete;
-	~Fd() { reset(); }
-
-	int get() const { return fd_; }
-	bool valid() const { return fd_ >= 0; }
-	[[nodiscard]] int release() { return std::exchange(fd_, -1); }
-	void reset(int fd = -1);
-
-private:
-	int fd_ = -1;
-};
+// Move-only owner of a file descriptor: the project's one, from the
+// user-space helper library.
+using Fd = circbuf::unique_fd;
 
 // Opens the device with flags | O_CLOEXEC; on failure the Fd is invalid and
 // errno tells why.
