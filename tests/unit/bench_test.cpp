@@ -274,6 +274,66 @@ TEST(BenchCsv, FixedHeaderAndQuotedPaths)
 	EXPECT_NE(c.find("pingpong,pipe,uring,64,"), std::string::npos) << c;
 }
 
+TEST(BenchCsv, OptionsColumnIsQuotedWhenItHasCommas)
+{
+	Row r = stream_row("circbuf", "uring", 4096, {sample(1000000, 1)});
+	r.qd = 16;
+	r.options = "fixed-buffers,fixed-files";
+	std::vector<Row> rows = {r};
+	std::string c = format_csv(rows);
+	EXPECT_NE(c.find(",16,\"fixed-buffers,fixed-files\","), std::string::npos) << c;
+	EXPECT_NE(format_json(rows).find("\"options\": \"fixed-buffers,fixed-files\""),
+		  std::string::npos);
+}
+
+TEST(BenchMarkdown, StreamTableSpellsOutEnginesAndWorkers)
+{
+	Row uring = stream_row("circbuf", "uring", 4096, {sample(1000000, 1), sample(3000000, 1)});
+	uring.qd = 16;
+	uring.options = "fixed-buffers,fixed-files";
+	uring.samples[0].iowq_workers = 0;
+	uring.samples[1].iowq_workers = 0;
+	Row pipe = stream_row("pipe", "uring", 4096, {sample(1000000, 1)});
+	pipe.qd = 1;
+	pipe.samples[0].iowq_workers = 2;
+	std::vector<Row> rows = {stream_row("circbuf", "sync", 4096, {sample(2000000, 1)}),
+				 uring, pipe};
+	std::string m = format_markdown(rows);
+	EXPECT_EQ(count(m, "\n"), 5u) << m;
+	EXPECT_TRUE(m.starts_with("| target | engine | block | MB/s median (min-max) |")) << m;
+	EXPECT_NE(m.find("\n|---|---|---|---|---|---|---|---|\n"), std::string::npos) << m;
+	EXPECT_NE(m.find("| circbuf | read/write | 4K | 2.0 |"), std::string::npos) << m;
+	EXPECT_NE(m.find("| circbuf | io_uring qd 16, fixed-buffers, fixed-files | 4K | "
+			 "2.0 (1.0-3.0) |"),
+		  std::string::npos)
+		<< m;
+	EXPECT_NE(m.find("| pipe | io_uring qd 1 | 4K | 1.0 | 0 | 0 | 0 | 2 |"),
+		  std::string::npos)
+		<< m;
+	EXPECT_NE(m.find(" | - |\n"), std::string::npos) << "sync has no io-wq: " << m;
+}
+
+TEST(BenchMarkdown, PingpongTableAndEscapedPipeInPaths)
+{
+	Row r = stream_row("/tmp/a|b", "sync", 64, {sample(64, 1, 0, 1)});
+	r.mode = "pingpong";
+	r.samples[0].p50_us = 12.5;
+	r.samples[0].p99_us = 40;
+	r.samples[0].p999_us = 90.25;
+	std::vector<Row> rows = {r};
+	std::string m = format_markdown(rows);
+	EXPECT_TRUE(m.starts_with("| target | engine | block | round trip p50 us")) << m;
+	EXPECT_NE(m.find("| /tmp/a\\|b | read/write | 64 | 12.5 | 40.0 | 90.2 |"),
+		  std::string::npos)
+		<< m;
+	EXPECT_EQ(m.find("MB/s"), std::string::npos) << m;
+}
+
+TEST(BenchMarkdown, EmptyIsEmpty)
+{
+	EXPECT_EQ(format_markdown({}), "");
+}
+
 TEST(BenchGnuplot, OneBlockPerTargetEngineSortedByBs)
 {
 	std::vector<Row> rows = {

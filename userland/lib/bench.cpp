@@ -263,6 +263,7 @@ std::vector<std::pair<std::string, std::string>> fields(const Row &r, bool all)
 		{"bs", u(r.bs)},
 		{"capacity", u(r.capacity)},
 		{"qd", u(r.qd)},
+		{"options", json_string(r.options)},
 		{"producers", u(r.producers)},
 		{"consumers", u(r.consumers)},
 		{"verify", json_string(r.verify)},
@@ -325,7 +326,8 @@ std::string format_csv(std::span<const Row> rows)
 			if (v.starts_with('"')) {
 				// Strings: bare unless they need CSV quoting.
 				std::string raw = k == "mode" ? r.mode : k == "target" ? r.target
-						  : k == "engine" ? r.engine : r.verify;
+						  : k == "engine" ? r.engine
+						  : k == "options" ? r.options : r.verify;
 				v = raw;
 				if (raw.find_first_of(",\"\n") != raw.npos) {
 					v = "\"";
@@ -338,6 +340,66 @@ std::string format_csv(std::span<const Row> rows)
 		}
 		out += line + "\n";
 	}
+	return out;
+}
+
+namespace {
+
+std::string engine_label(const Row &r)
+{
+	if (r.engine == "sync")
+		return "read/write";
+	std::string s = r.engine == "mixed" ? "io_uring reader, write(2) writer" : "io_uring";
+	s += strprintf(" qd %llu", (unsigned long long)r.qd);
+	for (const auto &o : split_list(r.options))
+		if (!o.empty())
+			s += ", " + o;
+	return s;
+}
+
+std::string markdown_cell(std::string_view s)
+{
+	std::string out;
+	for (char c : s)
+		out += c == '|' ? std::string("\\|") : std::string(1, c);
+	return out;
+}
+
+} // namespace
+
+std::string format_markdown(std::span<const Row> rows)
+{
+	std::string stream, pingpong;
+	for (const auto &r : rows) {
+		Summary s = summarize(r);
+		int n = int(r.samples.size());
+		std::string common = "| " + markdown_cell(r.target) + " | " + engine_label(r) +
+				     " | " + format_block_size(r.bs) + " | ";
+		if (r.mode == "pingpong")
+			pingpong += common + with_spread(s.p50_us, n, "%.1f") + " | " +
+				    strprintf("%.1f", s.p99_us.median) + " | " +
+				    strprintf("%.1f", s.p999_us.median) + " | " +
+				    num(s.cpu_us_per_op) + " |\n";
+		else
+			stream += common + with_spread(s.mbps, n, "%.1f") + " | " +
+				  strprintf("%.0f", s.ops_per_s.median) + " | " +
+				  num(s.cpu_ms_per_mib) + " | " + num(s.ctxsw_per_mib) + " | " +
+				  (s.iowq_workers < 0 ? std::string("-")
+						      : strprintf("%d", s.iowq_workers)) +
+				  " |\n";
+	}
+	std::string out;
+	if (!stream.empty())
+		out += "| target | engine | block | MB/s median (min-max) | ops/s | "
+		       "CPU ms/MiB | ctxsw/MiB | io-wq workers |\n"
+		       "|---|---|---|---|---|---|---|---|\n" +
+		       stream;
+	if (!pingpong.empty())
+		out += std::string(out.empty() ? "" : "\n") +
+		       "| target | engine | block | round trip p50 us (min-max) | p99 us | "
+		       "p99.9 us | CPU us/round trip |\n"
+		       "|---|---|---|---|---|---|---|\n" +
+		       pingpong;
 	return out;
 }
 

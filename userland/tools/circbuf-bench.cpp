@@ -68,9 +68,20 @@ struct Options {
 	std::uint64_t rounds = 1;
 	std::uint64_t capacity = 0;
 	bool verify = true;
-	bool json = false, csv = false, verbose = false;
-	std::string plot, json_file;
+	bool json = false, csv = false, markdown = false, verbose = false;
+	std::string plot, json_file, markdown_file;
 };
+
+// The io_uring options of a Row, in the order --help lists them.
+std::string uring_options(const Options &o)
+{
+	std::string s;
+	for (auto [on, name] : {std::pair{o.fixed_buffers, "fixed-buffers"},
+				std::pair{o.fixed_files, "fixed-files"}, std::pair{o.sqpoll, "sqpoll"}})
+		if (on)
+			s += (s.empty() ? "" : ",") + std::string(name);
+	return s;
+}
 
 const char *kAbout =
 	"Move data from producers to consumers through a target and report\n"
@@ -110,11 +121,11 @@ const char *kAbout =
 	"always read(2)/write(2). Reported: p50, p99 and p99.9 in microseconds.";
 
 const char *kEpilog =
-	"Output: a table on stdout; --json or --csv for scripts; a progress line\n"
-	"on stderr when stderr is a terminal. --verbose reports each\n"
-	"measurement on stderr, with \"io-wq workers: N\", the iou-wrk threads\n"
-	"alive when the transfer ends (0 means io_uring never fell back to its\n"
-	"worker pool).\n"
+	"Output: a table on stdout; --json or --csv for scripts, --markdown for\n"
+	"results pages; a progress line on stderr when stderr is a terminal.\n"
+	"--verbose reports each measurement on stderr, with \"io-wq workers: N\",\n"
+	"the iou-wrk threads alive when the transfer ends (0 means io_uring\n"
+	"never fell back to its worker pool).\n"
 	"\n"
 	"Exit status: 0 success; 1 an I/O error, a verification failure or\n"
 	"another failure (the message names it); 2 a bad command line.";
@@ -189,8 +200,12 @@ Options parse_options(int argc, char **argv)
 	p.flag("no-verify", "do not check the data (byte counts still are)", no_verify);
 	p.flag("json", "print one JSON array of objects instead of the table", o.json);
 	p.flag("csv", "print CSV (a header line, one line per result)", o.csv);
+	p.flag("markdown", "print markdown tables instead of the table", o.markdown);
 	p.string("json-file", "FILE",
 		 "also write the JSON array to FILE, whatever stdout gets", o.json_file);
+	p.string("markdown-file", "FILE",
+		 "also write the markdown tables to FILE, whatever stdout gets",
+		 o.markdown_file);
 	p.string("plot", "FILE.png",
 		 "plot MB/s against block size with gnuplot; without\n"
 		 "gnuplot, write FILE.dat and FILE.gp instead",
@@ -219,8 +234,8 @@ Options parse_options(int argc, char **argv)
 			p.usage_error(sizes.error());
 		o.block_sizes = *sizes;
 	}
-	if (o.json && o.csv)
-		p.usage_error("--json and --csv exclude each other");
+	if (int(o.json) + int(o.csv) + int(o.markdown) > 1)
+		p.usage_error("--json, --csv and --markdown exclude each other");
 	if (o.producers < 1 || o.producers > 256 || o.consumers < 1 || o.consumers > 256)
 		p.usage_error("--producers and --consumers must be 1..256");
 	if (o.qd < 1 || o.qd > kMaxQd)
@@ -1035,6 +1050,8 @@ int main(int argc, char **argv)
 				r.engine = e;
 				r.bs = bs;
 				r.qd = e == "sync" ? 1 : o.qd;
+				if (e != "sync")
+					r.options = uring_options(o);
 				r.producers = o.producers;
 				r.consumers = o.consumers;
 				r.verify = !o.verify ? "off"
@@ -1093,12 +1110,16 @@ int main(int argc, char **argv)
 		std::fputs(format_json(rows).c_str(), stdout);
 	else if (o.csv)
 		std::fputs(format_csv(rows).c_str(), stdout);
+	else if (o.markdown)
+		std::fputs(format_markdown(rows).c_str(), stdout);
 	else
 		std::fputs(format_table(rows).c_str(), stdout);
 	if (std::fflush(stdout) != 0)
 		die_errno("write to stdout", errno);
 	if (!o.json_file.empty())
 		write_file(o.json_file, format_json(rows));
+	if (!o.markdown_file.empty())
+		write_file(o.markdown_file, format_markdown(rows));
 	if (!o.plot.empty())
 		plot(o, rows);
 	return 0;

@@ -61,6 +61,9 @@ struct Row {
 	std::uint64_t bs = 0;
 	std::uint64_t capacity = 0; // of the target, 0 if unknown
 	std::uint64_t qd = 1, producers = 1, consumers = 1;
+	// io_uring options in effect, comma-separated: fixed-buffers,
+	// fixed-files, sqpoll; empty for none and for the sync engine.
+	std::string options;
 	std::string verify; // pattern, count or off
 	std::vector<Sample> samples;
 };
@@ -85,6 +88,10 @@ std::string format_table(std::span<const Row> rows);
 std::string format_json(std::span<const Row> rows);
 // A header line and one line per row.
 std::string format_csv(std::span<const Row> rows);
+// GitHub-flavoured markdown tables (stream and pingpong rows in separate
+// tables), for results pages; engines spelled out ("io_uring qd 16,
+// fixed-buffers"), '|' in target names escaped.
+std::string format_markdown(std::span<const Row> rows);
 
 // A JSON string literal for @s, quotes included.
 std::string json_string(std::string_view s);
