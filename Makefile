@@ -9,6 +9,8 @@
 #   make check-debug the VM tests again under the debug kernel (KASAN,
 #                   lockdep, kmemleak, DMA-API debugging); builds it once
 #   make vm-shell   (not interactive here) see tests/vm/run --help
+#   make install    module, tools, man pages, udev rule (uninstall: the reverse)
+#   make dkms-install  register with DKMS and install for $(KVER) (dkms-remove)
 
 KVER  ?= $(shell $(CURDIR)/scripts/kver)
 KDIR  ?= /lib/modules/$(KVER)/build
@@ -81,11 +83,101 @@ debug-module:
 	cp -p --parents $(DEBUG_MODULE_SRC) $(DEBUG_MODULE)/ && \
 	$(MAKE) -C "$$dk" M=$(DEBUG_MODULE) W=1 modules
 
+# KUnit suites of the ring arithmetic, the DMA descriptor building and the
+# DMA engine (tests/kunit/), for the debug kernel: build/kunit/circbuf_kunit.ko,
+# built with the debug module and from the same headers (the engine suite
+# reads circbuf.ko's private state); tests/kunit/run runs them in the VM.
+KUNIT_MODULE := $(BUILD)/kunit
+.PHONY: kunit-module
+kunit-module: debug-module
+	@dk=$$($(CURDIR)/scripts/build-debug-kernel) && \
+	mkdir -p $(KUNIT_MODULE) && \
+	cp -p tests/kunit/Kbuild tests/kunit/*.c $(KUNIT_MODULE)/ && \
+	cp -p --parents $(wildcard kmod/*.h dma/*.h uapi/*.h) $(KUNIT_MODULE)/ && \
+	$(MAKE) -C "$$dk" M=$(KUNIT_MODULE) W=1 modules
+
 vm-test-debug: debug-module userland
 	$(CURDIR)/tests/vm/run --debug -- $(BUILD)/user/bin/circbuf-vm-test
 
 check-debug:
 	@$(CURDIR)/tests/check-debug
+
+# Install (README.md, "Install"); nothing is built here: run make first.
+# The module goes to /lib/modules/$(KVER)/updates (then depmod), the tools
+# and their shared library under $(PREFIX), the man pages under $(MANDIR),
+# and a udev rule giving /dev/circbuf to the group circbuf, mode 0660, to
+# /etc/udev/rules.d: a source install is local administration, udev does
+# not read $(PREFIX), and /lib/udev/rules.d belongs to the package manager
+# (packagers: UDEVRULESDIR=/lib/udev/rules.d). DESTDIR stages everything
+# below a directory and depmod then indexes only that tree (depmod -b, for
+# modprobe -d); DEPMOD=true skips depmod. uninstall removes the same files.
+.PHONY: install uninstall dkms-src dkms-add dkms-install dkms-remove
+PREFIX       ?= /usr/local
+MANDIR       ?= $(PREFIX)/share/man
+UDEVRULESDIR ?= /etc/udev/rules.d
+# /sbin: not in a normal user's PATH on Debian, and DESTDIR needs no root.
+DEPMOD       ?= /sbin/depmod
+MODINFO      ?= /sbin/modinfo
+# circbuf's version is kept in one place: PACKAGE_VERSION in dkms.conf.
+VERSION      := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' $(CURDIR)/dkms.conf)
+TOOLS        := $(sort $(patsubst userland/tools/%.cpp,%,$(wildcard userland/tools/*.cpp)))
+DEST         := $(if $(DESTDIR),$(abspath $(DESTDIR)))
+MODDIR        = $(DEST)/lib/modules/$(KVER)
+# The indexes depmod writes, removed from a stage with its last module.
+DEPMOD_FILES := modules.alias modules.alias.bin modules.builtin.alias.bin \
+	modules.builtin.bin modules.dep modules.dep.bin modules.devname \
+	modules.softdep modules.symbols modules.symbols.bin modules.weakdep
+
+install:
+	@test -r circbuf.ko || { echo "make install: circbuf.ko is not built: run 'make' first" >&2; exit 1; }
+	@v=$$($(MODINFO) -F vermagic circbuf.ko | cut -d' ' -f1); [ "$$v" = "$(KVER)" ] || \
+		{ echo "make install: circbuf.ko is built for $$v, not $(KVER): run 'make KVER=$(KVER)' first" >&2; exit 1; }
+	@for t in $(TOOLS); do test -x "$(BUILD)/user/bin/$$t" || \
+		{ echo "make install: $(BUILD)/user/bin/$$t is not built: run 'make' first" >&2; exit 1; }; done
+	install -D -m 0644 circbuf.ko $(MODDIR)/updates/circbuf.ko
+	DESTDIR=$(DEST) cmake --install $(BUILD)/user --prefix $(PREFIX)
+	install -D -m 0644 -t $(DEST)$(MANDIR)/man1 $(TOOLS:%=man/%.1)
+	install -D -m 0644 -t $(DEST)$(MANDIR)/man4 man/circbuf.4
+	install -D -m 0644 -t $(DEST)$(UDEVRULESDIR) udev/60-circbuf.rules
+	$(DEPMOD)$(if $(DEST), -b $(DEST)) $(KVER)
+	@[ -n "$(DEST)" ] || getent group circbuf >/dev/null || \
+		echo "make install: no group circbuf, so /dev/circbuf stays root's: groupadd --system circbuf; usermod -aG circbuf USER"
+
+uninstall:
+	rm -f $(MODDIR)/updates/circbuf.ko
+	@rmdir --ignore-fail-on-non-empty $(MODDIR)/updates 2>/dev/null || true
+	rm -f $(TOOLS:%=$(DEST)$(PREFIX)/bin/%) $(DEST)$(PREFIX)/lib/libcircbuf_util.so
+	rm -f $(TOOLS:%=$(DEST)$(MANDIR)/man1/%.1) $(DEST)$(MANDIR)/man4/circbuf.4
+	rm -f $(DEST)$(UDEVRULESDIR)/60-circbuf.rules
+	@if [ -z "$(DEST)" ]; then echo "$(DEPMOD) $(KVER)"; $(DEPMOD) $(KVER); \
+	elif [ -n "$$(find $(MODDIR) -name '*.ko*' 2>/dev/null)" ]; then \
+		echo "$(DEPMOD) -b $(DEST) $(KVER)"; $(DEPMOD) -b $(DEST) $(KVER); \
+	else echo "rm -f $(MODDIR)/modules.*"; rm -f $(DEPMOD_FILES:%=$(MODDIR)/%); fi
+
+# DKMS: dkms-src copies what dkms builds from (dkms.conf, Kbuild and the
+# module's sources, not the build tree) to $(DKMS_SRCDIR), below DESTDIR
+# if set (packagers then run dkms add at install time); dkms-install also
+# registers it and builds and installs it for $(KVER); DKMS rebuilds it
+# for kernels installed later (AUTOINSTALL). dkms-remove undoes it all.
+DKMS_SRCDIR ?= /usr/src/circbuf-$(VERSION)
+
+dkms-src:
+	@[ -n "$(VERSION)" ] || { echo "no PACKAGE_VERSION in dkms.conf" >&2; exit 1; }
+	rm -rf $(DEST)$(DKMS_SRCDIR)
+	mkdir -p $(DEST)$(DKMS_SRCDIR)
+	cp -p --parents dkms.conf $(DEBUG_MODULE_SRC) $(DEST)$(DKMS_SRCDIR)/
+
+dkms-add: dkms-src
+	@[ -z "$(DEST)" ] || { echo "make $@: not with DESTDIR (use dkms-src)" >&2; exit 1; }
+	dkms status -m circbuf -v $(VERSION) | grep -q . || dkms add -m circbuf -v $(VERSION)
+
+dkms-install: dkms-add
+	dkms install -m circbuf -v $(VERSION) -k $(KVER)
+
+dkms-remove:
+	@[ -z "$(DEST)" ] || { echo "make $@: not with DESTDIR" >&2; exit 1; }
+	! dkms status -m circbuf -v $(VERSION) | grep -q . || dkms remove -m circbuf -v $(VERSION) --all
+	rm -rf $(DKMS_SRCDIR)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
