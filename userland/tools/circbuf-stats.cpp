@@ -24,9 +24,10 @@ Options parse_options(int argc, char **argv)
 	OptionParser p(kTool, "[--json] [DEVICE]",
 		       "Print a snapshot of every counter of a circbuf device "
 		       "(default /dev/circbuf):\ncapacity, used, available, reads, "
-		       "writes, bytes_read, bytes_written,\nreaders, writers. The "
-		       "tool opens the device read-only, so its own\nopen file is "
-		       "counted in readers.",
+		       "writes, bytes_read, bytes_written,\nreaders, writers, and "
+		       "the DMA counters dma_submitted, dma_completed,\ndma_failed, "
+		       "dma_timeouts, dma_bytes and cpu_bytes. The tool opens the\n"
+		       "device read-only, so its own open file is counted in readers.",
 		       "Exit status: 0 success, 1 the device could not be opened "
 		       "or queried,\n2 bad command line.");
 	p.flag("json", "print one JSON object with the same field names", o.json);
