@@ -20,6 +20,10 @@
  * Fault injection in debugfs circbuf-dma/: writing N to fail_nth makes the
  * Nth descriptor to start from now complete with an error after copying
  * half of its bytes; hang_nth makes it never complete.
+ *
+ * Every descriptor submitted is counted and traced (circbuf_dma_trace.h)
+ * once more when it leaves: reported by the tasklet (completed or failed)
+ * or aborted by terminate_all. /proc/circbuf shows the counters.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -27,10 +31,15 @@
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "circbuf_dma_engine.h"
 #include "circbuf_dma_priv.h"
+
+#define CREATE_TRACE_POINTS
+#include "circbuf_dma_trace.h"
 
 #define CBDMA_DRIVER_NAME	"circbuf-dma"
 #define CBDMA_MAX_CHANNELS	16
@@ -74,6 +83,8 @@ static dma_cookie_t cbdma_tx_submit(struct dma_async_tx_descriptor *tx)
 	tx->cookie = cookie;
 	c->chan.cookie = cookie;
 	list_add_tail(&d->node, &c->submitted);
+	c->nr_submitted++;
+	trace_cbdma_submit(c, d);
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	return cookie;
@@ -139,22 +150,53 @@ static enum dma_status cbdma_tx_status(struct dma_chan *chan,
 	return status;
 }
 
+/* Count and trace the abort of @d, about to go to @c->terminated. */
+static void cbdma_abort(struct cbdma_chan *c, struct cbdma_desc *d)
+{
+	lockdep_assert_held(&c->lock);
+	trace_cbdma_error(c, d, DMA_TRANS_ABORTED);
+	c->nr_aborted++;
+}
+
+/* Abort every descriptor on @list; return how many there were. */
+static unsigned int cbdma_abort_list(struct cbdma_chan *c,
+				     struct list_head *list)
+{
+	struct cbdma_desc *d;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&c->lock);
+	list_for_each_entry(d, list, node) {
+		cbdma_abort(c, d);
+		n++;
+	}
+	list_splice_tail_init(list, &c->terminated);
+	return n;
+}
+
 /* Abort everything not yet reported; cbdma_synchronize() frees it. */
 static int cbdma_terminate_all(struct dma_chan *chan)
 {
 	struct cbdma_chan *c = to_cbdma_chan(chan);
 	unsigned long flags;
+	unsigned int n;
 
 	spin_lock_irqsave(&c->lock, flags);
-	list_splice_tail_init(&c->submitted, &c->terminated);
-	list_splice_tail_init(&c->issued, &c->terminated);
-	list_splice_tail_init(&c->completed, &c->terminated);
+	n = cbdma_abort_list(c, &c->submitted);
+	n += cbdma_abort_list(c, &c->issued);
+	n += cbdma_abort_list(c, &c->completed);
 	if (c->active) {
+		cbdma_abort(c, c->active);
+		n++;
 		list_add_tail(&c->active->node, &c->terminated);
 		/* The engine checks this between pages and stops. */
 		WRITE_ONCE(c->active, NULL);
 	}
 	spin_unlock_irqrestore(&c->lock, flags);
+
+	if (n)
+		dev_dbg(chan->device->dev, "%s: terminated, %u descriptor(s) aborted\n",
+			dma_chan_name(chan), n);
 
 	/* Cut short a latency wait; the thread then reports idle. */
 	wake_up(&c->idle_wait);
@@ -201,6 +243,15 @@ static void cbdma_irq(struct tasklet_struct *t)
 
 	spin_lock_irqsave(&c->lock, flags);
 	list_splice_tail_init(&c->completed, &done);
+	list_for_each_entry(d, &done, node) {
+		if (d->result == DMA_TRANS_NOERROR) {
+			trace_cbdma_complete(c, d, d->result);
+			c->nr_completed++;
+		} else {
+			trace_cbdma_error(c, d, d->result);
+			c->nr_failed++;
+		}
+	}
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	list_for_each_entry_safe(d, tmp, &done, node) {
@@ -223,6 +274,8 @@ static void cbdma_irq(struct tasklet_struct *t)
 
 static int cbdma_alloc_chan_resources(struct dma_chan *chan)
 {
+	dev_dbg(chan->device->dev, "%s: taken by a client\n",
+		dma_chan_name(chan));
 	return 0;
 }
 
@@ -231,6 +284,8 @@ static void cbdma_free_chan_resources(struct dma_chan *chan)
 {
 	cbdma_terminate_all(chan);
 	cbdma_synchronize(chan);
+	dev_dbg(chan->device->dev, "%s: released by its client\n",
+		dma_chan_name(chan));
 }
 
 static int cbdma_fail_nth_get(void *data, u64 *val)
@@ -370,6 +425,61 @@ static struct platform_driver cbdma_driver = {
 };
 
 static struct platform_device *cbdma_pdev;
+
+/* One channel's lines of /proc/circbuf. */
+static void cbdma_chan_show(struct seq_file *m, struct cbdma_chan *c)
+{
+	u64 submitted, completed, failed, aborted;
+	int id = c->chan.chan_id;
+	char comm[TASK_COMM_LEN];
+	size_t queued;
+	bool active;
+
+	spin_lock_irq(&c->lock);
+	submitted = c->nr_submitted;
+	completed = c->nr_completed;
+	failed = c->nr_failed;
+	aborted = c->nr_aborted;
+	queued = list_count_nodes(&c->submitted) +
+		 list_count_nodes(&c->issued);
+	active = c->active;
+	spin_unlock_irq(&c->lock);
+	get_task_comm(comm, c->thread);
+
+	seq_printf(m, "engine.chan%d.name: %s\n", id, dma_chan_name(&c->chan));
+	/* Racy by nature: dmaengine changes it under its own mutex. */
+	seq_printf(m, "engine.chan%d.in_use: %d\n", id,
+		   READ_ONCE(c->chan.client_count) > 0);
+	seq_printf(m, "engine.chan%d.thread: %s\n", id, comm);
+	seq_printf(m, "engine.chan%d.pid: %d\n", id, task_pid_nr(c->thread));
+	seq_printf(m, "engine.chan%d.submitted: %llu\n", id, submitted);
+	seq_printf(m, "engine.chan%d.completed: %llu\n", id, completed);
+	seq_printf(m, "engine.chan%d.failed: %llu\n", id, failed);
+	seq_printf(m, "engine.chan%d.aborted: %llu\n", id, aborted);
+	seq_printf(m, "engine.chan%d.queued: %zu\n", id, queued);
+	seq_printf(m, "engine.chan%d.active: %d\n", id, active);
+}
+
+void circbuf_dma_engine_show_params(struct seq_file *m)
+{
+	seq_printf(m, "param.dma_channels: %u\n", dma_channels);
+	seq_printf(m, "param.dma_latency_us: %u\n", dma_latency_us);
+}
+
+/*
+ * Called between circbuf_dma_engine_register() and _unregister() only: the
+ * engine, its channels and their threads exist.
+ */
+void circbuf_dma_engine_show(struct seq_file *m)
+{
+	struct cbdma_dev *cbd = platform_get_drvdata(cbdma_pdev);
+	unsigned int i;
+
+	seq_printf(m, "engine.device: %s\n", dev_name(cbd->ddev.dev));
+	seq_printf(m, "engine.channels: %u\n", cbd->nr_chans);
+	for (i = 0; i < cbd->nr_chans; i++)
+		cbdma_chan_show(m, &cbd->chans[i]);
+}
 
 bool circbuf_dma_engine_filter(struct dma_chan *chan, void *param)
 {

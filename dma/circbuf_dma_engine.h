@@ -22,9 +22,14 @@
 #include <linux/types.h>
 
 struct dma_chan;
+struct seq_file;
 
 int circbuf_dma_engine_register(void);
 void circbuf_dma_engine_unregister(void);
+
+/* The engine's parameters, and its channels, for /proc/circbuf. */
+void circbuf_dma_engine_show_params(struct seq_file *m);
+void circbuf_dma_engine_show(struct seq_file *m);
 
 /* dma_request_channel() filter: true for channels of the circbuf engine. */
 bool circbuf_dma_engine_filter(struct dma_chan *chan, void *param);

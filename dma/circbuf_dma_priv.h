@@ -45,9 +45,10 @@ struct cbdma_desc {
  * struct cbdma_chan - one channel: its queues and its engine thread
  * @chan:	the dmaengine channel
  * @cbd:	the engine
- * @lock:	protects the lists, @active, @busy, @chan.cookie and
- *		@chan.completed_cookie; taken from the thread, the tasklet
- *		and any client context, so always with interrupts off
+ * @lock:	protects the lists, @active, @busy, the counters,
+ *		@chan.cookie and @chan.completed_cookie; taken from the
+ *		thread, the tasklet and any client context, so always with
+ *		interrupts off
  * @submitted:	descriptors given a cookie, not yet issued
  * @issued:	descriptors waiting for the engine, in order
  * @active:	the descriptor the engine works on, or NULL; a hung one
@@ -59,12 +60,16 @@ struct cbdma_desc {
  * @idle_wait:	cbdma_synchronize() waits here for @busy to clear
  * @irq:	the simulated completion interrupt: runs the callbacks
  * @thread:	the engine thread, "circbuf-dma/N"
+ * @nr_submitted: descriptors submitted since load
+ * @nr_completed: descriptors reported complete without error
+ * @nr_failed:	descriptors reported complete with an error
+ * @nr_aborted:	descriptors terminated before being reported
  */
 struct cbdma_chan {
 	struct dma_chan chan;
 	struct cbdma_dev *cbd;
 
-	/* protects the lists, active, busy and the channel's cookies */
+	/* protects the lists, active, busy, the counters and the cookies */
 	spinlock_t lock;
 	struct list_head submitted;
 	struct list_head issued;
@@ -72,6 +77,10 @@ struct cbdma_chan {
 	bool busy;
 	struct list_head completed;
 	struct list_head terminated;
+	u64 nr_submitted;
+	u64 nr_completed;
+	u64 nr_failed;
+	u64 nr_aborted;
 
 	wait_queue_head_t work_wait;
 	wait_queue_head_t idle_wait;

@@ -17,6 +17,7 @@
 
 struct dma_chan;
 struct iov_iter;
+struct proc_dir_entry;
 
 /* Which way a transfer goes. */
 enum circbuf_dir {
@@ -31,6 +32,7 @@ enum circbuf_dir {
  * @buf:		the ring's storage; fixed from probe to remove
  * @atomic_max:		writes of at most this many bytes are atomic:
  *			min(PIPE_BUF, capacity); fixed
+ * @proc:		/proc/circbuf; fixed from probe to remove
  * @lock:		serialises readers and writers and guards the fields
  *			marked (@lock). A mutex: copy_{to,from}_user() may
  *			fault and a DMA transfer is waited for, both sleep.
@@ -59,6 +61,7 @@ struct circbuf_dev {
 	struct device *dev;
 	struct circbuf_dma_buf buf;
 	size_t atomic_max;
+	struct proc_dir_entry *proc;
 
 	/* protects the fields marked (@lock) above */
 	struct mutex lock;

@@ -14,11 +14,19 @@
  * The ring is coherent DMA memory (dma/circbuf_dma_buf.c) allocated for a
  * platform device this module creates, so that it has a DMA mask; the ring
  * arithmetic lives in circbuf_ring.h, shared with the host unit tests.
+ *
+ * Observability: the stats snapshot of CIRCBUF_GET_STATS is also shown,
+ * with the parameters and the DMA engine's state, in /proc/circbuf, and
+ * one value per file in /sys/class/misc/circbuf/stats/; tracepoints
+ * (circbuf_trace.h) mark every I/O call, sleep and wake-up; dev_dbg()
+ * reports opens, closes, the DMA channel and fallbacks to CPU copies.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <asm/ioctls.h>
+#include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/dmaengine.h>
 #include <linux/fs.h>
 #include <linux/io_uring.h>
 #include <linux/ioctl.h>
@@ -28,7 +36,10 @@
 #include <linux/pipe_fs_i.h>
 #include <linux/platform_device.h>
 #include <linux/poll.h>
+#include <linux/proc_fs.h>
 #include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/sysfs.h>
 #include <linux/uio.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -37,6 +48,9 @@
 #include "circbuf.h"
 #include "circbuf_dev.h"
 #include "circbuf_dma_engine.h"
+
+#define CREATE_TRACE_POINTS
+#include "circbuf_trace.h"
 
 #define CIRCBUF_MIN_SEGMENT	PAGE_SIZE
 #define CIRCBUF_MAX_SEGMENT	(PAGE_SIZE << (MAX_ORDER - 1))
@@ -112,6 +126,31 @@ static bool circbuf_writable(struct circbuf_dev *cb)
 	return cb->ring.cap - READ_ONCE(cb->ring.used) >= cb->atomic_max;
 }
 
+/* Trace a wake-up of @side's wait queue @wq if anyone sleeps or polls there. */
+static void circbuf_trace_wake(struct circbuf_dev *cb, enum circbuf_dir side,
+			       struct wait_queue_head *wq)
+{
+	/*
+	 * No barrier: an unlocked peek, taken only while the event is
+	 * enabled. A sleeper queueing at this very moment may go untraced;
+	 * it is still woken, by the wake-up call that follows.
+	 */
+	if (trace_circbuf_wake_enabled() && waitqueue_active(wq))
+		trace_circbuf_wake(cb, side);
+}
+
+/* Wake the sleepers of one side: one exclusive waiter and every poller. */
+static void circbuf_wake(struct circbuf_dev *cb, enum circbuf_dir side)
+{
+	if (side == CIRCBUF_TO_USER) {
+		circbuf_trace_wake(cb, side, &cb->rd_wait);
+		wake_up_interruptible_poll(&cb->rd_wait, EPOLLIN | EPOLLRDNORM);
+	} else {
+		circbuf_trace_wake(cb, side, &cb->wr_wait);
+		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
+	}
+}
+
 /*
  * Copy @len bytes between @iter and the ring at its current position by
  * CPU, stopping at the first fault. Return: the bytes copied; @iter has
@@ -180,6 +219,9 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 					     READ_ONCE(dma_timeout_ms), !nowait);
 			/* Memory DMA cannot reach: the CPU path decides. */
 			by_dma = n != -EFAULT && n != -ENOMEM;
+			if (!by_dma)
+				dev_dbg(cb->dev, "DMA of %zu bytes not set up (%pe): CPU copy\n",
+					batch, ERR_PTR(n));
 		}
 		if (!by_dma) {
 			n = circbuf_cpu_move(cb, iter, batch, dir);
@@ -230,12 +272,19 @@ static int circbuf_open(struct inode *inode, struct file *file)
 	struct circbuf_dev *cb = file_to_cb(file);
 
 	mutex_lock(&cb->lock);
-	if (!cb->opens++ && use_dma)
+	if (!cb->opens++ && use_dma) {
 		circbuf_dma_get(cb, dma_any_channel);
+		dev_dbg(cb->dev, "first open: DMA channel %s\n",
+			cb->chan ? dma_chan_name(cb->chan) : "none");
+	}
 	if (file->f_mode & FMODE_READ)
 		cb->readers++;
 	if (file->f_mode & FMODE_WRITE)
 		cb->writers++;
+	dev_dbg(cb->dev, "open %s%s by %s[%d]: %u open, %u readers, %u writers\n",
+		file->f_mode & FMODE_READ ? "r" : "-",
+		file->f_mode & FMODE_WRITE ? "w" : "-", current->comm,
+		task_pid_nr(current), cb->opens, cb->readers, cb->writers);
 	mutex_unlock(&cb->lock);
 
 	/* Every call honours IOCB_NOWAIT: io_uring may try it inline. */
@@ -254,22 +303,30 @@ static int circbuf_release(struct inode *inode, struct file *file)
 		cb->readers--;
 	if (file->f_mode & FMODE_WRITE)
 		eof = !--cb->writers;
-	if (!--cb->opens)
+	dev_dbg(cb->dev, "close %s%s by %s[%d]: %u open, %u readers, %u writers\n",
+		file->f_mode & FMODE_READ ? "r" : "-",
+		file->f_mode & FMODE_WRITE ? "w" : "-", current->comm,
+		task_pid_nr(current), cb->opens - 1, cb->readers, cb->writers);
+	if (!--cb->opens && cb->chan) {
+		dev_dbg(cb->dev, "last close: releasing DMA channel %s\n",
+			dma_chan_name(cb->chan));
 		circbuf_dma_put(cb);
+	}
 	mutex_unlock(&cb->lock);
 
 	/* Every sleeping reader must see end of file, not just one. */
-	if (eof)
+	if (eof) {
+		circbuf_trace_wake(cb, CIRCBUF_TO_USER, &cb->rd_wait);
 		__wake_up(&cb->rd_wait, TASK_INTERRUPTIBLE, 0,
 			  poll_to_key(EPOLLIN | EPOLLRDNORM | EPOLLHUP));
+	}
 	return 0;
 }
 
 /* Return up to @count buffered bytes; block while empty and writers exist. */
-static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
+			    struct iov_iter *to, size_t count)
 {
-	struct circbuf_dev *cb = file_to_cb(iocb->ki_filp);
-	size_t count = iov_iter_count(to);
 	bool wake_writer, wake_next_reader;
 	size_t space;
 	ssize_t ret;
@@ -288,6 +345,7 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 		mutex_unlock(&cb->lock);
 		if (circbuf_nowait(iocb))
 			return -EAGAIN;
+		trace_circbuf_block(cb, CIRCBUF_TO_USER);
 		if (wait_event_interruptible_exclusive(cb->rd_wait,
 						       circbuf_readable(cb)))
 			return -ERESTARTSYS;
@@ -312,9 +370,20 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	mutex_unlock(&cb->lock);
 
 	if (wake_writer)
-		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
+		circbuf_wake(cb, CIRCBUF_TO_RING);
 	if (wake_next_reader)
-		wake_up_interruptible_poll(&cb->rd_wait, EPOLLIN | EPOLLRDNORM);
+		circbuf_wake(cb, CIRCBUF_TO_USER);
+	return ret;
+}
+
+static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct circbuf_dev *cb = file_to_cb(iocb->ki_filp);
+	size_t count = iov_iter_count(to);
+	ssize_t ret;
+
+	ret = circbuf_read(cb, iocb, to, count);
+	trace_circbuf_read(cb, count, ret);
 	return ret;
 }
 
@@ -323,10 +392,9 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
  * @atomic_max bytes go in one piece or (O_NONBLOCK) not at all; larger
  * writes store what fits and wait for more.
  */
-static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
+static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
+			     struct iov_iter *from, size_t count)
 {
-	struct circbuf_dev *cb = file_to_cb(iocb->ki_filp);
-	size_t count = iov_iter_count(from);
 	bool is_atomic = count <= cb->atomic_max;
 	bool wake_next_writer;
 	size_t done = 0;
@@ -356,8 +424,7 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 				 * only a reader can make.
 				 */
 				if (was_empty || cb->poll_usage)
-					wake_up_interruptible_poll(&cb->rd_wait,
-								   EPOLLIN | EPOLLRDNORM);
+					circbuf_wake(cb, CIRCBUF_TO_USER);
 			}
 			if (n < 0) {
 				err = n;
@@ -380,6 +447,7 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			break;
 		}
 		mutex_unlock(&cb->lock);
+		trace_circbuf_block(cb, CIRCBUF_TO_RING);
 		err = wait_event_interruptible_exclusive(cb->wr_wait,
 							 circbuf_writable(cb));
 		/*
@@ -398,8 +466,19 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	mutex_unlock(&cb->lock);
 
 	if (wake_next_writer)
-		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
+		circbuf_wake(cb, CIRCBUF_TO_RING);
 	return done ? done : err;
+}
+
+static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct circbuf_dev *cb = file_to_cb(iocb->ki_filp);
+	size_t count = iov_iter_count(from);
+	ssize_t ret;
+
+	ret = circbuf_write(cb, iocb, from, count);
+	trace_circbuf_write(cb, count, ret);
+	return ret;
 }
 
 /* Readiness: data to read, room for an atomic write, or end of file. */
@@ -430,7 +509,10 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
-/* Take a consistent snapshot of the ring and its counters. */
+/*
+ * Take a consistent snapshot of the ring and its counters: the one place
+ * that computes them, for the ioctl, io_uring, sysfs and /proc/circbuf.
+ */
 static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 {
 	lockdep_assert_held(&cb->lock);
@@ -452,6 +534,16 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 	st->cpu_bytes = cb->cpu_bytes;
 }
 
+/* Lock, snapshot, unlock; -ERESTARTSYS if a signal came first. */
+static int circbuf_get_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
+{
+	if (mutex_lock_interruptible(&cb->lock))
+		return -ERESTARTSYS;
+	circbuf_fill_stats(cb, st);
+	mutex_unlock(&cb->lock);
+	return 0;
+}
+
 /* CIRCBUF_GET_STATS and FIONREAD. */
 static long circbuf_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
@@ -459,14 +551,13 @@ static long circbuf_ioctl(struct file *file, unsigned int cmd,
 	struct circbuf_dev *cb = file_to_cb(file);
 	void __user *argp = (void __user *)arg;
 	struct circbuf_stats st;
-	int used;
+	int used, err;
 
 	switch (cmd) {
 	case CIRCBUF_GET_STATS:
-		if (mutex_lock_interruptible(&cb->lock))
-			return -ERESTARTSYS;
-		circbuf_fill_stats(cb, &st);
-		mutex_unlock(&cb->lock);
+		err = circbuf_get_stats(cb, &st);
+		if (err)
+			return err;
 		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
 	case FIONREAD:
 		/* An int, as for pipes: the capacity is far below INT_MAX. */
@@ -521,6 +612,143 @@ static const struct file_operations circbuf_fops = {
 	.llseek		= no_llseek,
 };
 
+/*
+ * /sys/class/misc/circbuf/stats/: one read-only file per field of struct
+ * circbuf_stats, each read taking a fresh snapshot. The attributes double
+ * as the table of fields that /proc/circbuf prints.
+ */
+struct circbuf_stat_attr {
+	struct device_attribute dattr;
+	size_t offset;
+	size_t size;
+};
+
+static u64 circbuf_stat_value(const struct circbuf_stats *st,
+			      const struct circbuf_stat_attr *sa)
+{
+	const void *field = (const u8 *)st + sa->offset;
+
+	return sa->size == sizeof(u32) ? *(const u32 *)field :
+					 *(const u64 *)field;
+}
+
+static ssize_t circbuf_stat_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	const struct circbuf_stat_attr *sa =
+		container_of(attr, struct circbuf_stat_attr, dattr);
+	/* misc_register() makes the miscdevice the drvdata of its device. */
+	struct miscdevice *misc = dev_get_drvdata(dev);
+	struct circbuf_dev *cb = container_of(misc, struct circbuf_dev, misc);
+	struct circbuf_stats st;
+	int err;
+
+	err = circbuf_get_stats(cb, &st);
+	if (err)
+		return err;
+	return sysfs_emit(buf, "%llu\n", circbuf_stat_value(&st, sa));
+}
+
+/* @_type: the field's type, as in struct circbuf_stats. */
+#define CIRCBUF_STAT_ATTR(_field, _type)				\
+	static struct circbuf_stat_attr circbuf_stat_##_field = {	\
+		.dattr = {						\
+			.attr = { .name = __stringify(_field), .mode = 0444 }, \
+			.show = circbuf_stat_show,			\
+		},							\
+		.offset = offsetof(struct circbuf_stats, _field),	\
+		.size = sizeof(_type),					\
+	}
+
+CIRCBUF_STAT_ATTR(capacity, u64);
+CIRCBUF_STAT_ATTR(used, u64);
+CIRCBUF_STAT_ATTR(available, u64);
+CIRCBUF_STAT_ATTR(reads, u64);
+CIRCBUF_STAT_ATTR(writes, u64);
+CIRCBUF_STAT_ATTR(bytes_read, u64);
+CIRCBUF_STAT_ATTR(bytes_written, u64);
+CIRCBUF_STAT_ATTR(readers, u32);
+CIRCBUF_STAT_ATTR(writers, u32);
+CIRCBUF_STAT_ATTR(dma_submitted, u64);
+CIRCBUF_STAT_ATTR(dma_completed, u64);
+CIRCBUF_STAT_ATTR(dma_failed, u64);
+CIRCBUF_STAT_ATTR(dma_timeouts, u64);
+CIRCBUF_STAT_ATTR(dma_bytes, u64);
+CIRCBUF_STAT_ATTR(cpu_bytes, u64);
+
+/* In the order of struct circbuf_stats. */
+static struct attribute *circbuf_stats_attrs[] = {
+	&circbuf_stat_capacity.dattr.attr,
+	&circbuf_stat_used.dattr.attr,
+	&circbuf_stat_available.dattr.attr,
+	&circbuf_stat_reads.dattr.attr,
+	&circbuf_stat_writes.dattr.attr,
+	&circbuf_stat_bytes_read.dattr.attr,
+	&circbuf_stat_bytes_written.dattr.attr,
+	&circbuf_stat_readers.dattr.attr,
+	&circbuf_stat_writers.dattr.attr,
+	&circbuf_stat_dma_submitted.dattr.attr,
+	&circbuf_stat_dma_completed.dattr.attr,
+	&circbuf_stat_dma_failed.dattr.attr,
+	&circbuf_stat_dma_timeouts.dattr.attr,
+	&circbuf_stat_dma_bytes.dattr.attr,
+	&circbuf_stat_cpu_bytes.dattr.attr,
+	NULL
+};
+
+static const struct attribute_group circbuf_stats_group = {
+	.name = "stats",
+	.attrs = circbuf_stats_attrs,
+};
+
+/* Given to misc_register(): created with the device, before its uevent. */
+static const struct attribute_group *circbuf_groups[] = {
+	&circbuf_stats_group,
+	NULL
+};
+
+/*
+ * /proc/circbuf: "name: value" lines. The stats fields under their own
+ * names, the parameters as param.NAME, the DMA channel the device holds
+ * (dma.channel, "none" without one) and the engine's channels (engine.*).
+ */
+static int circbuf_proc_show(struct seq_file *m, void *v)
+{
+	struct circbuf_dev *cb = m->private;
+	char chan[32] = "none";
+	struct circbuf_stats st;
+	unsigned int i;
+
+	if (mutex_lock_interruptible(&cb->lock))
+		return -ERESTARTSYS;
+	circbuf_fill_stats(cb, &st);
+	if (cb->chan)
+		strscpy(chan, dma_chan_name(cb->chan), sizeof(chan));
+	mutex_unlock(&cb->lock);
+
+	for (i = 0; circbuf_stats_attrs[i]; i++) {
+		const struct circbuf_stat_attr *sa =
+			container_of(circbuf_stats_attrs[i],
+				     struct circbuf_stat_attr, dattr.attr);
+
+		seq_printf(m, "%s: %llu\n", sa->dattr.attr.name,
+			   circbuf_stat_value(&st, sa));
+	}
+
+	seq_printf(m, "param.buffer_size: %u\n", buffer_size);
+	seq_printf(m, "param.mode: %#o\n", mode);
+	seq_printf(m, "param.segment_size: %u\n", segment_size);
+	seq_printf(m, "param.use_dma: %d\n", use_dma);
+	seq_printf(m, "param.dma_threshold: %u\n", READ_ONCE(dma_threshold));
+	seq_printf(m, "param.dma_any_channel: %d\n", dma_any_channel);
+	seq_printf(m, "param.dma_timeout_ms: %u\n", READ_ONCE(dma_timeout_ms));
+	circbuf_dma_engine_show_params(m);
+
+	seq_printf(m, "dma.channel: %s\n", chan);
+	circbuf_dma_engine_show(m);
+	return 0;
+}
+
 static int __init circbuf_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
@@ -553,11 +781,20 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	cb->misc.fops = &circbuf_fops;
 	cb->misc.parent = dev;
 	cb->misc.mode = mode;
+	cb->misc.groups = circbuf_groups;
 	err = misc_register(&cb->misc);
 	if (err) {
 		dev_err(dev, "cannot register /dev/%s: %d\n",
 			CIRCBUF_DEVICE_NAME, err);
 		goto err_free_buf;
+	}
+
+	cb->proc = proc_create_single_data(CIRCBUF_DEVICE_NAME, 0444, NULL,
+					   circbuf_proc_show, cb);
+	if (!cb->proc) {
+		dev_err(dev, "cannot create /proc/%s\n", CIRCBUF_DEVICE_NAME);
+		err = -ENOMEM;
+		goto err_deregister_misc;
 	}
 	platform_set_drvdata(pdev, cb);
 
@@ -565,6 +802,8 @@ static int __init circbuf_probe(struct platform_device *pdev)
 		 CIRCBUF_DEVICE_NAME, buffer_size, cb->buf.nr_segs);
 	return 0;
 
+err_deregister_misc:
+	misc_deregister(&cb->misc);
 err_free_buf:
 	circbuf_dma_buf_free(&cb->buf);
 	return err;
@@ -578,6 +817,8 @@ static void circbuf_remove(struct platform_device *pdev)
 {
 	struct circbuf_dev *cb = platform_get_drvdata(pdev);
 
+	/* Waits for readers of /proc/circbuf to finish. */
+	proc_remove(cb->proc);
 	misc_deregister(&cb->misc);
 	circbuf_dma_buf_free(&cb->buf);
 	mutex_destroy(&cb->lock);
