@@ -12,6 +12,9 @@
  *   ring:          [ seg 5 (tail of the ring) ][ seg 0 (after the wrap) ...
  *   descs:    [ d0 ][ d1       ][ d2 ][d3][ d4  ]...
  *
+ * That cutting, and the scatterlist describing io_uring's bio_vecs, are
+ * pure functions in circbuf_dma_sg.h, which tests/kunit/ unit-tests.
+ *
  * It then submits them, issues them and waits. A transfer in flight is never
  * abandoned: on a signal or a timeout the channel is terminated and
  * synchronised before the pages are released. Descriptors complete in
@@ -32,6 +35,7 @@
 
 #include "circbuf_dev.h"
 #include "circbuf_dma_engine.h"
+#include "circbuf_dma_sg.h"
 
 struct circbuf_dma_req;
 
@@ -118,56 +122,35 @@ static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
 			       size_t len, enum circbuf_dir dir,
 			       struct circbuf_dma_req *req, size_t max)
 {
-	struct scatterlist *sg = sgt->sgl;
-	dma_addr_t user = sg_dma_address(sg);
-	size_t user_left = sg_dma_len(sg);
+	struct circbuf_dma_chunk c;
+	struct circbuf_dma_walk w;
 	struct circbuf_span sp[2];
-	unsigned int i;
+	size_t total = 0;
 
 	circbuf_spans(cb, len, dir, sp);
+	circbuf_dma_walk_init(&w, &cb->buf, sp, sgt->sgl, sgt->nents);
+	while (circbuf_dma_walk_next(&w, &c)) {
+		struct dma_async_tx_descriptor *tx;
 
-	for (i = 0; i < ARRAY_SIZE(sp); i++) {
-		size_t off = sp[i].off, left = sp[i].len;
-
-		while (left) {
-			struct dma_async_tx_descriptor *tx;
-			size_t idx, seg_off, n;
-			dma_addr_t ring;
-
-			n = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
-					      &idx, &seg_off);
-			n = min(n, user_left);
-			ring = cb->buf.segs[idx].dma + seg_off;
-			if (WARN_ON_ONCE(req->nr == max))
-				return false;
-			tx = dmaengine_prep_dma_memcpy(cb->chan,
-						       dir == CIRCBUF_TO_RING ? ring : user,
-						       dir == CIRCBUF_TO_RING ? user : ring,
-						       n, DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
-			if (!tx)
-				return false;
-			req->pieces[req->nr].req = req;
-			req->pieces[req->nr].len = n;
-			tx->callback_result = circbuf_dma_callback;
-			tx->callback_param = &req->pieces[req->nr];
-			if (dma_submit_error(dmaengine_submit(tx)))
-				return false;
-			req->nr++;
-
-			off += n;
-			left -= n;
-			user += n;
-			user_left -= n;
-			if (!user_left) {
-				sg = sg_next(sg);
-				if (!sg)
-					break;
-				user = sg_dma_address(sg);
-				user_left = sg_dma_len(sg);
-			}
-		}
+		if (WARN_ON_ONCE(req->nr == max))
+			return false;
+		tx = dmaengine_prep_dma_memcpy(cb->chan,
+					       dir == CIRCBUF_TO_RING ? c.ring : c.user,
+					       dir == CIRCBUF_TO_RING ? c.user : c.ring,
+					       c.len, DMA_PREP_INTERRUPT | DMA_CTRL_ACK);
+		if (!tx)
+			return false;
+		req->pieces[req->nr].req = req;
+		req->pieces[req->nr].len = c.len;
+		tx->callback_result = circbuf_dma_callback;
+		tx->callback_param = &req->pieces[req->nr];
+		if (dma_submit_error(dmaengine_submit(tx)))
+			return false;
+		req->nr++;
+		total += c.len;
 	}
-	return true;
+	/* The mapped scatterlist covers exactly the transfer. */
+	return !WARN_ON_ONCE(total != len);
 }
 
 /*
@@ -243,8 +226,7 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	if (err)
 		return -ENOMEM;
 
-	/* One descriptor per sg entry and per ring piece, at most. */
-	max = sgt->nents + cb->buf.nr_segs + 2;
+	max = circbuf_dma_max_chunks(sgt->nents, cb->buf.nr_segs);
 	req = kvzalloc(struct_size(req, pieces, max), GFP_KERNEL);
 	if (!req) {
 		ret = -ENOMEM;
@@ -283,8 +265,7 @@ static unsigned int circbuf_dma_max_seg(struct circbuf_dev *cb)
 {
 	struct device *dma_dev = dmaengine_get_dma_device(cb->chan);
 
-	return max_t(unsigned int, PAGE_SIZE,
-		     round_down(dma_get_max_seg_size(dma_dev), PAGE_SIZE));
+	return circbuf_dma_sg_max_seg(dma_get_max_seg_size(dma_dev));
 }
 
 /* User memory: pin the pages for the length of the transfer. */
@@ -331,15 +312,6 @@ err_unpin:
 	return ret;
 }
 
-/* Pages that @n bytes from @skip into a bio_vec touch. */
-static unsigned int circbuf_bvec_pieces(const struct bio_vec *bv, size_t skip,
-					size_t n)
-{
-	size_t off = bv->bv_offset + skip;
-
-	return DIV_ROUND_UP(off % PAGE_SIZE + n, PAGE_SIZE);
-}
-
 /*
  * Pages of a bio_vec iterator, such as io_uring's registered buffers
  * (READ_FIXED/WRITE_FIXED): their owner keeps them pinned, so they only
@@ -350,46 +322,15 @@ static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 				     enum circbuf_dir dir,
 				     unsigned int timeout_ms, bool interruptible)
 {
-	const struct bio_vec *bv;
-	struct scatterlist *sg;
 	struct sg_table sgt;
-	unsigned int nents = 0;
-	size_t skip, left;
 	ssize_t ret;
 
-	/*
-	 * One entry per bio_vec, or per page of one: a multi-page bio_vec may
-	 * be longer than the engine's maximum segment.
-	 */
-	for (bv = iter->bvec, skip = iter->iov_offset, left = len; left;
-	     skip = 0, bv++) {
-		size_t n = min_t(size_t, left, bv->bv_len - skip);
-
-		nents += circbuf_bvec_pieces(bv, skip, n);
-		left -= n;
-	}
-	ret = sg_alloc_table(&sgt, nents, GFP_KERNEL);
+	ret = sg_alloc_table(&sgt, circbuf_bvec_sg_count(iter->bvec,
+							 iter->iov_offset, len),
+			     GFP_KERNEL);
 	if (ret)
 		return ret;
-
-	sg = sgt.sgl;
-	for (bv = iter->bvec, skip = iter->iov_offset, left = len; left;
-	     skip = 0, bv++) {
-		size_t n = min_t(size_t, left, bv->bv_len - skip);
-		size_t off = bv->bv_offset + skip;
-
-		left -= n;
-		/* Page by page; the engine walks pages anyway. */
-		while (n) {
-			struct page *page = nth_page(bv->bv_page, off / PAGE_SIZE);
-			size_t chunk = min_t(size_t, n, PAGE_SIZE - off % PAGE_SIZE);
-
-			sg_set_page(sg, page, chunk, off % PAGE_SIZE);
-			sg = sg_next(sg);
-			off += chunk;
-			n -= chunk;
-		}
-	}
+	circbuf_bvec_sg_fill(sgt.sgl, iter->bvec, iter->iov_offset, len);
 
 	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
 	sg_free_table(&sgt);
