@@ -82,7 +82,8 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 	struct dma_chan *chan;
 	dma_cap_mask_t mask;
 
-	lockdep_assert_held(&cb->lock);
+	/* Open and release hold both sides' locks: no transfer is running. */
+	lockdep_assert_held(&cb->rd_lock);
 	dma_cap_zero(mask);
 	dma_cap_set(DMA_MEMCPY, mask);
 	if (any_channel) {
@@ -102,7 +103,7 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 
 void circbuf_dma_put(struct circbuf_dev *cb)
 {
-	lockdep_assert_held(&cb->lock);
+	lockdep_assert_held(&cb->rd_lock);
 	if (cb->chan) {
 		dma_release_channel(cb->chan);
 		cb->chan = NULL;
@@ -252,11 +253,29 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	}
 	init_completion(&req->done);
 
+	/*
+	 * One transfer on the channel at a time: the other side may be using
+	 * it (locking=split), and a terminate ends every transfer on a
+	 * channel. Wait for the other side's to finish, a bounded time as for
+	 * our own, but not in io_uring's inline attempt: that one copies by
+	 * CPU instead. The pages are pinned already: a fault on them never
+	 * holds up the other side.
+	 */
+	if (!interruptible) {
+		if (!mutex_trylock(&cb->dma_lock)) {
+			ret = -EBUSY;
+			goto err_free_req;
+		}
+	} else if (mutex_lock_interruptible(&cb->dma_lock)) {
+		ret = -ERESTARTSYS;
+		goto err_free_req;
+	}
+
 	if (!circbuf_dma_submit(cb, sgt, len, dir, req, max)) {
 		/* Nothing was issued: drop what was submitted, copy by CPU. */
 		dmaengine_terminate_sync(cb->chan);
 		ret = -ENOMEM;
-		goto err_free_req;
+		goto err_unlock;
 	}
 	cb->dma_submitted += req->nr;
 	/* Set before issuing: no callback runs before that. */
@@ -271,6 +290,8 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	else
 		ret = err == -ERESTARTSYS ? -ERESTARTSYS : -EIO;
 
+err_unlock:
+	mutex_unlock(&cb->dma_lock);
 err_free_req:
 	kvfree(req);
 err_unmap:
@@ -433,9 +454,10 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
  * Does not commit the ring positions; the caller does, for the bytes moved.
  *
  * Return: @len, or fewer bytes if a descriptor failed, timed out or a
- * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT or -ENOMEM
- * if the transfer could not be set up (pages that cannot be pinned, no
- * memory), for the caller to fall back to CPU copies.
+ * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT, -ENOMEM
+ * or -EBUSY if the transfer could not be set up (pages that cannot be
+ * pinned, no memory, the channel busy with the other side when
+ * !@interruptible), for the caller to fall back to CPU copies.
  */
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
@@ -443,7 +465,7 @@ ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 {
 	ssize_t ret;
 
-	lockdep_assert_held(&cb->lock);
+	lockdep_assert_held(circbuf_side_lock(cb, dir));
 	if (iov_iter_is_bvec(iter))
 		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms,
 					    interruptible);

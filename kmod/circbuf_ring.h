@@ -47,7 +47,9 @@
 #include <linux/compiler.h>
 #include <linux/types.h>
 #include <asm/barrier.h>
+/* Acquire: the pairs of barriers are described at each use below. */
 #define circbuf_load_acquire(p)		smp_load_acquire(p)
+/* Release: the pairs of barriers are described at each use below. */
 #define circbuf_store_release(p, v)	smp_store_release(p, v)
 #define circbuf_read_once(x)		READ_ONCE(x)
 /* The two sides' positions in cache lines of their own. */

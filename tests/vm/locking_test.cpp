@@ -91,37 +91,56 @@ class CircbufLocking : public CircbufTest {
 protected:
 	// Loads the module with locking=@mode, stores @prefill pattern bytes,
 	// and starts a writer of one faulting page that must end up asleep in
-	// the fault. False (with a failure or a skip) if that cannot be set up.
-	[[nodiscard]] bool start_stuck_writer(const char *mode, size_t prefill)
+	// the fault. Check ready() afterwards: false (with a failure or a
+	// skip) if that could not be set up.
+	void start_stuck_writer(const char *mode, size_t prefill)
 	{
-		if (!reload({{"locking", mode}}) || !need_capacity(prefill + 2 * page_.size()))
-			return false;
+		if (!reload({{"locking", mode}, {"buffer_size", "65536"}}))
+			return;
 		if (!page_.error().empty()) {
 			if (page_.error_errno() == ENOSYS)
 				GTEST_SKIP() << "no userfaultfd in this kernel: " << page_.error();
-			ADD_FAILURE() << page_.error();
-			return false;
+			FAIL() << page_.error();
 		}
 		rd_.reset(open("/dev/circbuf", O_RDONLY));
 		wr_.reset(open("/dev/circbuf", O_WRONLY));
-		if (!rd_.ok() || !wr_.ok()) {
-			ADD_FAILURE() << "open: " << std::strerror(errno);
-			return false;
-		}
+		ASSERT_TRUE(rd_.ok() && wr_.ok()) << "open: " << std::strerror(errno);
 		auto data = pattern(0, prefill);
-		if (write(wr_.get(), data.data(), data.size()) != ssize_t(prefill)) {
-			ADD_FAILURE() << "prefill: " << std::strerror(errno);
-			return false;
-		}
+		ASSERT_EQ(write(wr_.get(), data.data(), data.size()), ssize_t(prefill))
+			<< "prefill: " << std::strerror(errno);
 		writer_ = std::make_unique<Background<Io>>([this] {
 			ssize_t n = write(wr_.get(), page_.data(), page_.size());
 			return n < 0 ? err(errno) : ok(n);
 		});
-		if (!wait_until_blocked(writer_->tid(), SYS_write)) {
-			ADD_FAILURE() << "the writer did not block in the fault";
-			return false;
+		// D: the DMA path pins the page, and GUP waits for the fault
+		// uninterruptibly (only fatal signals end it).
+		ASSERT_TRUE(wait_until_blocked(writer_->tid(), SYS_write, 2s, "SD"))
+			<< "the writer did not block in the fault";
+	}
+
+	bool ready() { return writer_ && !IsSkipped() && !HasFailure(); }
+
+	// Resolves the writer's fault if it is still in it, when destroyed.
+	struct ReleaseOnExit {
+		CircbufLocking &t;
+		~ReleaseOnExit()
+		{
+			if (!t.writer_->done())
+				t.page_.fill(0);
 		}
-		return true;
+	};
+
+	// The files go before the fixture restores the module.
+	void TearDown() override
+	{
+		// A writer still in its fault cannot be interrupted on the DMA
+		// path: resolve the fault (EEXIST if that was done already).
+		if (writer_ && !writer_->done())
+			page_.fill(0);
+		writer_.reset();
+		rd_.reset();
+		wr_.reset();
+		CircbufTest::TearDown();
 	}
 
 	// Resolves the fault: the writer then stores the whole page.
@@ -147,10 +166,14 @@ protected:
 TEST_F(CircbufLocking, SplitReaderDrainsWhileAWriterSleepsInAPageFault)
 {
 	const size_t prefill = 1000;
-	if (!start_stuck_writer("split", prefill))
+	start_stuck_writer("split", prefill);
+	if (!ready())
 		return;
 	Background<std::vector<uint8_t>> reader(
 		[this, prefill] { return read_bytes(rd_.get(), prefill); });
+	// On a failure below, free the writer before the reader is joined:
+	// a reader stuck behind it would otherwise never return.
+	ReleaseOnExit release{*this};
 	ASSERT_TRUE(reader.wait(kWakeTimeout))
 		<< "the reader waited for the writer's fault to be resolved";
 	EXPECT_TRUE(same_bytes(reader.result(), pattern(0, prefill)));
@@ -164,10 +187,12 @@ TEST_F(CircbufLocking, SplitReaderDrainsWhileAWriterSleepsInAPageFault)
 TEST_F(CircbufLocking, SingleReaderWaitsForAWriterThatSleepsInAPageFault)
 {
 	const size_t prefill = 1000;
-	if (!start_stuck_writer("single", prefill))
+	start_stuck_writer("single", prefill);
+	if (!ready())
 		return;
 	Background<std::vector<uint8_t>> reader(
 		[this, prefill] { return read_bytes(rd_.get(), prefill); });
+	ReleaseOnExit release{*this};
 	EXPECT_FALSE(reader.wait(300ms)) << "the reader got past the writer's mutex";
 	release_writer(0x5a);
 	ASSERT_TRUE(reader.wait(kWakeTimeout));
