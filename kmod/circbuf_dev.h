@@ -129,6 +129,7 @@ void circbuf_dma_put(struct circbuf_dev *cb);
 size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len);
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms, bool interruptible);
+			 unsigned int timeout_ms, bool interruptible,
+			 bool whole);
 
 #endif /* _CIRCBUF_DEV_H */

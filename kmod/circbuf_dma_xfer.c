@@ -230,7 +230,8 @@ static size_t circbuf_dma_moved(struct circbuf_dev *cb,
  */
 static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 			       size_t len, enum circbuf_dir dir,
-			       unsigned int timeout_ms, bool interruptible)
+			       unsigned int timeout_ms, bool interruptible,
+			       bool whole)
 {
 	enum dma_data_direction dma_dir = dir == CIRCBUF_TO_RING ?
 					  DMA_TO_DEVICE : DMA_FROM_DEVICE;
@@ -284,6 +285,12 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 
 	err = circbuf_dma_wait(cb, req, timeout_ms, interruptible);
 	moved = circbuf_dma_moved(cb, req);
+	/*
+	 * A transfer that must go whole (an atomic write) and was cut short
+	 * moves nothing: the bytes already in the ring stay unpublished.
+	 */
+	if (whole && moved < len)
+		moved = 0;
 	cb->dma_bytes += moved;
 	if (moved)
 		ret = moved;
@@ -312,7 +319,8 @@ static unsigned int circbuf_dma_max_seg(struct circbuf_dev *cb)
 static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 				     char __user *ubuf, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms, bool interruptible)
+				     unsigned int timeout_ms, bool interruptible,
+				     bool whole)
 {
 	unsigned long start = (unsigned long)ubuf;
 	unsigned int offset = offset_in_page(start);
@@ -341,7 +349,8 @@ static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 	if (ret)
 		goto err_unpin;
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible,
+			      whole);
 
 	sg_free_table(&sgt);
 err_unpin:
@@ -369,7 +378,8 @@ static unsigned int circbuf_bvec_pieces(const struct bio_vec *bv, size_t skip,
 static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 				     const struct iov_iter *iter, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms, bool interruptible)
+				     unsigned int timeout_ms, bool interruptible,
+				     bool whole)
 {
 	const struct bio_vec *bv;
 	struct scatterlist *sg;
@@ -412,7 +422,8 @@ static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 		}
 	}
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible,
+			      whole);
 	sg_free_table(&sgt);
 	return ret;
 }
@@ -450,32 +461,36 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
  *		pending (TIF_NOTIFY_SIGNAL), which would end every wait at
  *		once and fail the request with EINTR; the wait is still
  *		bounded by @timeout_ms.
+ * @whole:	all @len bytes or nothing: an atomic write, which a signal,
+ *		a timeout or a failed descriptor must not cut in two
  *
  * Does not commit the ring positions; the caller does, for the bytes moved.
  *
- * Return: @len, or fewer bytes if a descriptor failed, timed out or a
- * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT, -ENOMEM
+ * Return: @len, or (unless @whole) fewer bytes if a descriptor failed, timed
+ * out or a signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT, -ENOMEM
  * or -EBUSY if the transfer could not be set up (pages that cannot be
  * pinned, no memory, the channel busy with the other side when
  * !@interruptible), for the caller to fall back to CPU copies.
  */
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms, bool interruptible)
+			 unsigned int timeout_ms, bool interruptible,
+			 bool whole)
 {
 	ssize_t ret;
 
 	lockdep_assert_held(circbuf_side_lock(cb, dir));
 	if (iov_iter_is_bvec(iter))
 		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms,
-					    interruptible);
+					    interruptible, whole);
 	else if (iter_is_ubuf(iter))
 		ret = circbuf_dma_move_user(cb, iter->ubuf + iter->iov_offset,
-					    len, dir, timeout_ms, interruptible);
+					    len, dir, timeout_ms, interruptible,
+					    whole);
 	else
 		ret = circbuf_dma_move_user(cb, iter->iov->iov_base +
 					    iter->iov_offset, len, dir,
-					    timeout_ms, interruptible);
+					    timeout_ms, interruptible, whole);
 	if (ret > 0)
 		iov_iter_advance(iter, ret);
 	return ret;

@@ -260,11 +260,16 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
  * bounded device time, like a disk's O_DIRECT, not a wait for another
  * task; and io_uring issues every request with IOCB_NOWAIT on this file,
  * so DMA would otherwise never serve it. That wait is not interruptible,
- * see circbuf_dma_move(). Return: the bytes moved, fewer than asked only
- * after a fault, a DMA error or a signal; or a negative errno if none.
+ * see circbuf_dma_move(). With @whole (an atomic write, at most PIPE_BUF
+ * bytes) a signal or an engine error never stores part of it: it goes by
+ * DMA only in one transfer that stores all or nothing, else by CPU, where
+ * only a fault can cut it short (storing the prefix, as documented).
+ * Return: the bytes moved, fewer than asked only after a fault, a DMA
+ * error or a signal; or a negative errno if none.
  */
 static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
-			    size_t len, enum circbuf_dir dir, bool nowait)
+			    size_t len, enum circbuf_dir dir, bool nowait,
+			    bool whole)
 {
 	size_t done = 0;
 	ssize_t n = 0;
@@ -275,12 +280,14 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 	while (done < len) {
 		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
 		size_t reach = cb->chan ? circbuf_dma_reach(iter, batch) : 0;
-		bool by_dma = reach && reach >= READ_ONCE(dma_threshold);
+		bool by_dma = reach && reach >= READ_ONCE(dma_threshold) &&
+			      (!whole || reach == batch);
 
 		if (by_dma) {
 			batch = reach;
 			n = circbuf_dma_move(cb, iter, batch, dir,
-					     READ_ONCE(dma_timeout_ms), !nowait);
+					     READ_ONCE(dma_timeout_ms), !nowait,
+					     whole);
 			/*
 			 * Memory DMA cannot reach, or the channel is busy
 			 * with the other side: the CPU path decides.
@@ -424,7 +431,7 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 	}
 
 	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
-			   iocb->ki_flags & IOCB_NOWAIT);
+			   iocb->ki_flags & IOCB_NOWAIT, false);
 	if (ret > 0) {
 		st->calls++;
 		st->bytes += ret;
@@ -478,7 +485,8 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 
 		if (space && (!is_atomic || space >= want)) {
 			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
-						 iocb->ki_flags & IOCB_NOWAIT);
+						 iocb->ki_flags & IOCB_NOWAIT,
+						 is_atomic);
 
 			if (n > 0) {
 				st->bytes += n;
