@@ -86,7 +86,8 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 	struct dma_chan *chan;
 	dma_cap_mask_t mask;
 
-	lockdep_assert_held(&cb->lock);
+	/* Open and release hold both sides' locks: no transfer is running. */
+	lockdep_assert_held(&cb->rd_lock);
 	dma_cap_zero(mask);
 	dma_cap_set(DMA_MEMCPY, mask);
 	if (any_channel) {
@@ -106,7 +107,7 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 
 void circbuf_dma_put(struct circbuf_dev *cb)
 {
-	lockdep_assert_held(&cb->lock);
+	lockdep_assert_held(&cb->rd_lock);
 	if (cb->chan) {
 		dma_release_channel(cb->chan);
 		cb->chan = NULL;
@@ -212,7 +213,8 @@ static size_t circbuf_dma_moved(struct circbuf_dev *cb,
  */
 static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 			       size_t len, enum circbuf_dir dir,
-			       unsigned int timeout_ms, bool interruptible)
+			       unsigned int timeout_ms, bool interruptible,
+			       bool whole)
 {
 	enum dma_data_direction dma_dir = dir == CIRCBUF_TO_RING ?
 					  DMA_TO_DEVICE : DMA_FROM_DEVICE;
@@ -234,11 +236,29 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	}
 	init_completion(&req->done);
 
+	/*
+	 * One transfer on the channel at a time: the other side may be using
+	 * it (locking=split), and a terminate ends every transfer on a
+	 * channel. Wait for the other side's to finish, a bounded time as for
+	 * our own, but not in io_uring's inline attempt: that one copies by
+	 * CPU instead. The pages are pinned already: a fault on them never
+	 * holds up the other side.
+	 */
+	if (!interruptible) {
+		if (!mutex_trylock(&cb->dma_lock)) {
+			ret = -EBUSY;
+			goto err_free_req;
+		}
+	} else if (mutex_lock_interruptible(&cb->dma_lock)) {
+		ret = -ERESTARTSYS;
+		goto err_free_req;
+	}
+
 	if (!circbuf_dma_submit(cb, sgt, len, dir, req, max)) {
 		/* Nothing was issued: drop what was submitted, copy by CPU. */
 		dmaengine_terminate_sync(cb->chan);
 		ret = -ENOMEM;
-		goto err_free_req;
+		goto err_unlock;
 	}
 	cb->dma_submitted += req->nr;
 	/* Set before issuing: no callback runs before that. */
@@ -247,12 +267,20 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 
 	err = circbuf_dma_wait(cb, req, timeout_ms, interruptible);
 	moved = circbuf_dma_moved(cb, req);
+	/*
+	 * A transfer that must go whole (an atomic write) and was cut short
+	 * moves nothing: the bytes already in the ring stay unpublished.
+	 */
+	if (whole && moved < len)
+		moved = 0;
 	cb->dma_bytes += moved;
 	if (moved)
 		ret = moved;
 	else
 		ret = err == -ERESTARTSYS ? -ERESTARTSYS : -EIO;
 
+err_unlock:
+	mutex_unlock(&cb->dma_lock);
 err_free_req:
 	kvfree(req);
 err_unmap:
@@ -272,7 +300,8 @@ static unsigned int circbuf_dma_max_seg(struct circbuf_dev *cb)
 static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 				     char __user *ubuf, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms, bool interruptible)
+				     unsigned int timeout_ms, bool interruptible,
+				     bool whole)
 {
 	unsigned long start = (unsigned long)ubuf;
 	unsigned int offset = offset_in_page(start);
@@ -301,7 +330,8 @@ static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 	if (ret)
 		goto err_unpin;
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible,
+			      whole);
 
 	sg_free_table(&sgt);
 err_unpin:
@@ -320,7 +350,8 @@ err_unpin:
 static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 				     const struct iov_iter *iter, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms, bool interruptible)
+				     unsigned int timeout_ms, bool interruptible,
+				     bool whole)
 {
 	struct sg_table sgt;
 	ssize_t ret;
@@ -332,7 +363,8 @@ static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 		return ret;
 	circbuf_bvec_sg_fill(sgt.sgl, iter->bvec, iter->iov_offset, len);
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible,
+			      whole);
 	sg_free_table(&sgt);
 	return ret;
 }
@@ -370,31 +402,36 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
  *		pending (TIF_NOTIFY_SIGNAL), which would end every wait at
  *		once and fail the request with EINTR; the wait is still
  *		bounded by @timeout_ms.
+ * @whole:	all @len bytes or nothing: an atomic write, which a signal,
+ *		a timeout or a failed descriptor must not cut in two
  *
  * Does not commit the ring positions; the caller does, for the bytes moved.
  *
- * Return: @len, or fewer bytes if a descriptor failed, timed out or a
- * signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT or -ENOMEM
- * if the transfer could not be set up (pages that cannot be pinned, no
- * memory), for the caller to fall back to CPU copies.
+ * Return: @len, or (unless @whole) fewer bytes if a descriptor failed, timed
+ * out or a signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT, -ENOMEM
+ * or -EBUSY if the transfer could not be set up (pages that cannot be
+ * pinned, no memory, the channel busy with the other side when
+ * !@interruptible), for the caller to fall back to CPU copies.
  */
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms, bool interruptible)
+			 unsigned int timeout_ms, bool interruptible,
+			 bool whole)
 {
 	ssize_t ret;
 
-	lockdep_assert_held(&cb->lock);
+	lockdep_assert_held(circbuf_side_lock(cb, dir));
 	if (iov_iter_is_bvec(iter))
 		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms,
-					    interruptible);
+					    interruptible, whole);
 	else if (iter_is_ubuf(iter))
 		ret = circbuf_dma_move_user(cb, iter->ubuf + iter->iov_offset,
-					    len, dir, timeout_ms, interruptible);
+					    len, dir, timeout_ms, interruptible,
+					    whole);
 	else
 		ret = circbuf_dma_move_user(cb, iter->iov->iov_base +
 					    iter->iov_offset, len, dir,
-					    timeout_ms, interruptible);
+					    timeout_ms, interruptible, whole);
 	if (ret > 0)
 		iov_iter_advance(iter, ret);
 	return ret;

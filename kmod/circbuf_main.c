@@ -15,6 +15,14 @@
  * platform device this module creates, so that it has a DMA mask; the ring
  * arithmetic lives in circbuf_ring.h, shared with the host unit tests.
  *
+ * Locking (locking= parameter): with "split", the default, readers take
+ * rd_lock and writers wr_lock, so a reader and a writer copy at the same
+ * time, each moving only its own ring position with release and reading
+ * the other's with acquire (circbuf_ring.h); wake-ups go only to queues
+ * that have sleepers (circbuf_wake()). With "single", one mutex serialises
+ * both sides, as LDD3's scullpipe does; the code is the same, with
+ * rd_lock standing for both. Open, release and the stats take both.
+ *
  * Observability: the stats snapshot of CIRCBUF_GET_STATS is also shown,
  * with the parameters and the DMA engine's state, in /proc/circbuf, and
  * one value per file in /sys/class/misc/circbuf/stats/; tracepoints
@@ -97,6 +105,11 @@ module_param_cb(dma_timeout_ms, &dma_timeout_ms_ops, &dma_timeout_ms, 0644);
 MODULE_PARM_DESC(dma_timeout_ms,
 		 "Terminate a DMA transfer that has not completed after this many ms, 1..600000 (default 2000)");
 
+static char *locking = "split";
+module_param(locking, charp, 0444);
+MODULE_PARM_DESC(locking,
+		 "split: readers and writers have locks of their own and copy in parallel (default); single: one mutex for both");
+
 static unsigned int segment_size = SZ_1M;
 module_param(segment_size, uint, 0444);
 MODULE_PARM_DESC(segment_size,
@@ -108,12 +121,13 @@ static struct circbuf_dev *file_to_cb(struct file *file)
 }
 
 /*
- * Wait conditions. They run without @lock, so they read the fields with
- * READ_ONCE() and the caller rechecks under the lock.
+ * Wait conditions. They run without the locks, so they take snapshots
+ * (circbuf_ring_used(), READ_ONCE()) and the caller rechecks under its
+ * lock.
  */
 static bool circbuf_readable(struct circbuf_dev *cb)
 {
-	return READ_ONCE(cb->ring.used) || !READ_ONCE(cb->writers);
+	return circbuf_ring_used(&cb->ring) || !READ_ONCE(cb->writers);
 }
 
 /*
@@ -123,7 +137,7 @@ static bool circbuf_readable(struct circbuf_dev *cb)
  */
 static bool circbuf_writable(struct circbuf_dev *cb)
 {
-	return cb->ring.cap - READ_ONCE(cb->ring.used) >= cb->atomic_max;
+	return circbuf_ring_space(&cb->ring) >= cb->atomic_max;
 }
 
 /* Trace a wake-up of @side's wait queue @wq if anyone sleeps or polls there. */
@@ -139,16 +153,66 @@ static void circbuf_trace_wake(struct circbuf_dev *cb, enum circbuf_dir side,
 		trace_circbuf_wake(cb, side);
 }
 
-/* Wake the sleepers of one side: one exclusive waiter and every poller. */
+/*
+ * Wake the sleepers of one side, if it has any: one exclusive waiter and
+ * every poller. Called after publishing a change that their conditions
+ * read (a ring position). wq_has_sleeper()'s smp_mb() orders that store
+ * before the look at the queue; it pairs with the barrier between queueing
+ * and testing the condition on the sleeper's side (set_current_state() in
+ * wait_event_*(), smp_mb() in circbuf_poll()), so either the sleeper sees
+ * the change or this sees the sleeper. Skipping the wake-up when nobody
+ * sleeps is what lets a busy reader and writer run without touching the
+ * wait queues' locks.
+ */
 static void circbuf_wake(struct circbuf_dev *cb, enum circbuf_dir side)
 {
-	if (side == CIRCBUF_TO_USER) {
-		circbuf_trace_wake(cb, side, &cb->rd_wait);
-		wake_up_interruptible_poll(&cb->rd_wait, EPOLLIN | EPOLLRDNORM);
-	} else {
-		circbuf_trace_wake(cb, side, &cb->wr_wait);
-		wake_up_interruptible_poll(&cb->wr_wait, EPOLLOUT | EPOLLWRNORM);
+	struct wait_queue_head *wq = side == CIRCBUF_TO_USER ? &cb->rd_wait :
+							       &cb->wr_wait;
+
+	if (!wq_has_sleeper(wq))
+		return;
+	circbuf_trace_wake(cb, side, wq);
+	wake_up_interruptible_poll(wq, side == CIRCBUF_TO_USER ?
+				   EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM);
+}
+
+/* Take both sides' locks (open, release, stats): the writers' first. */
+static void circbuf_lock_all(struct circbuf_dev *cb)
+{
+	if (cb->split)
+		mutex_lock(&cb->wr_lock);
+	mutex_lock(&cb->rd_lock);
+}
+
+static int circbuf_lock_all_interruptible(struct circbuf_dev *cb)
+{
+	if (cb->split && mutex_lock_interruptible(&cb->wr_lock))
+		return -ERESTARTSYS;
+	if (mutex_lock_interruptible(&cb->rd_lock)) {
+		if (cb->split)
+			mutex_unlock(&cb->wr_lock);
+		return -ERESTARTSYS;
 	}
+	return 0;
+}
+
+static bool circbuf_trylock_all(struct circbuf_dev *cb)
+{
+	if (cb->split && !mutex_trylock(&cb->wr_lock))
+		return false;
+	if (!mutex_trylock(&cb->rd_lock)) {
+		if (cb->split)
+			mutex_unlock(&cb->wr_lock);
+		return false;
+	}
+	return true;
+}
+
+static void circbuf_unlock_all(struct circbuf_dev *cb)
+{
+	mutex_unlock(&cb->rd_lock);
+	if (cb->split)
+		mutex_unlock(&cb->wr_lock);
 }
 
 /*
@@ -196,36 +260,46 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
  * bounded device time, like a disk's O_DIRECT, not a wait for another
  * task; and io_uring issues every request with IOCB_NOWAIT on this file,
  * so DMA would otherwise never serve it. That wait is not interruptible,
- * see circbuf_dma_move(). Return: the bytes moved, fewer than asked only
- * after a fault, a DMA error or a signal; or a negative errno if none.
+ * see circbuf_dma_move(). With @whole (an atomic write, at most PIPE_BUF
+ * bytes) a signal or an engine error never stores part of it: it goes by
+ * DMA only in one transfer that stores all or nothing, else by CPU, where
+ * only a fault can cut it short (storing the prefix, as documented).
+ * Return: the bytes moved, fewer than asked only after a fault, a DMA
+ * error or a signal; or a negative errno if none.
  */
 static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
-			    size_t len, enum circbuf_dir dir, bool nowait)
+			    size_t len, enum circbuf_dir dir, bool nowait,
+			    bool whole)
 {
 	size_t done = 0;
 	ssize_t n = 0;
 
-	lockdep_assert_held(&cb->lock);
-	len = min(len, dir == CIRCBUF_TO_USER ? circbuf_ring_used(&cb->ring) :
-						circbuf_ring_space(&cb->ring));
+	lockdep_assert_held(circbuf_side_lock(cb, dir));
+	len = min(len, dir == CIRCBUF_TO_USER ? circbuf_ring_readable(&cb->ring) :
+						circbuf_ring_writable(&cb->ring));
 	while (done < len) {
 		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
 		size_t reach = cb->chan ? circbuf_dma_reach(iter, batch) : 0;
-		bool by_dma = reach && reach >= READ_ONCE(dma_threshold);
+		bool by_dma = reach && reach >= READ_ONCE(dma_threshold) &&
+			      (!whole || reach == batch);
 
 		if (by_dma) {
 			batch = reach;
 			n = circbuf_dma_move(cb, iter, batch, dir,
-					     READ_ONCE(dma_timeout_ms), !nowait);
-			/* Memory DMA cannot reach: the CPU path decides. */
-			by_dma = n != -EFAULT && n != -ENOMEM;
+					     READ_ONCE(dma_timeout_ms), !nowait,
+					     whole);
+			/*
+			 * Memory DMA cannot reach, or the channel is busy
+			 * with the other side: the CPU path decides.
+			 */
+			by_dma = n != -EFAULT && n != -ENOMEM && n != -EBUSY;
 			if (!by_dma)
 				dev_dbg(cb->dev, "DMA of %zu bytes not set up (%pe): CPU copy\n",
 					batch, ERR_PTR(n));
 		}
 		if (!by_dma) {
 			n = circbuf_cpu_move(cb, iter, batch, dir);
-			cb->cpu_bytes += n;
+			cb->side[dir].cpu_bytes += n;
 		}
 		if (n > 0) {
 			if (dir == CIRCBUF_TO_USER)
@@ -244,15 +318,15 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 }
 
 /*
- * Take the device lock for an I/O call: never sleep for it under
+ * Take a side's lock for an I/O call: never sleep for it under
  * IOCB_NOWAIT (io_uring's inline attempt), so that io_uring arms poll
  * instead of handing the request to a worker thread.
  */
-static int circbuf_lock_io(struct circbuf_dev *cb, struct kiocb *iocb)
+static int circbuf_lock_io(struct mutex *lock, struct kiocb *iocb)
 {
 	if (iocb->ki_flags & IOCB_NOWAIT)
-		return mutex_trylock(&cb->lock) ? 0 : -EAGAIN;
-	return mutex_lock_interruptible(&cb->lock) ? -ERESTARTSYS : 0;
+		return mutex_trylock(lock) ? 0 : -EAGAIN;
+	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
 }
 
 /* Whether a call that would have to wait must fail with -EAGAIN. */
@@ -271,7 +345,7 @@ static int circbuf_open(struct inode *inode, struct file *file)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 
-	mutex_lock(&cb->lock);
+	circbuf_lock_all(cb);
 	if (!cb->opens++ && use_dma) {
 		circbuf_dma_get(cb, dma_any_channel);
 		dev_dbg(cb->dev, "first open: DMA channel %s\n",
@@ -285,7 +359,7 @@ static int circbuf_open(struct inode *inode, struct file *file)
 		file->f_mode & FMODE_READ ? "r" : "-",
 		file->f_mode & FMODE_WRITE ? "w" : "-", current->comm,
 		task_pid_nr(current), cb->opens, cb->readers, cb->writers);
-	mutex_unlock(&cb->lock);
+	circbuf_unlock_all(cb);
 
 	/* Every call honours IOCB_NOWAIT: io_uring may try it inline. */
 	file->f_mode |= FMODE_NOWAIT;
@@ -298,7 +372,7 @@ static int circbuf_release(struct inode *inode, struct file *file)
 	struct circbuf_dev *cb = file_to_cb(file);
 	bool eof = false;
 
-	mutex_lock(&cb->lock);
+	circbuf_lock_all(cb);
 	if (file->f_mode & FMODE_READ)
 		cb->readers--;
 	if (file->f_mode & FMODE_WRITE)
@@ -312,7 +386,7 @@ static int circbuf_release(struct inode *inode, struct file *file)
 			dma_chan_name(cb->chan));
 		circbuf_dma_put(cb);
 	}
-	mutex_unlock(&cb->lock);
+	circbuf_unlock_all(cb);
 
 	/* Every sleeping reader must see end of file, not just one. */
 	if (eof) {
@@ -327,22 +401,22 @@ static int circbuf_release(struct inode *inode, struct file *file)
 static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 			    struct iov_iter *to, size_t count)
 {
-	bool wake_writer, wake_next_reader;
-	size_t space;
+	struct circbuf_side_stats *st = &cb->side[CIRCBUF_TO_USER];
+	bool wake_next_reader;
 	ssize_t ret;
 
 	if (!count)
 		return 0;
-	ret = circbuf_lock_io(cb, iocb);
+	ret = circbuf_lock_io(&cb->rd_lock, iocb);
 	if (ret)
 		return ret;
 
-	while (circbuf_ring_empty(&cb->ring)) {
+	while (!circbuf_ring_readable(&cb->ring)) {
 		if (!cb->writers) {
-			mutex_unlock(&cb->lock);
+			mutex_unlock(&cb->rd_lock);
 			return 0;
 		}
-		mutex_unlock(&cb->lock);
+		mutex_unlock(&cb->rd_lock);
 		if (circbuf_nowait(iocb))
 			return -EAGAIN;
 		trace_circbuf_block(cb, CIRCBUF_TO_USER);
@@ -353,23 +427,20 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 		 * Not interruptible: an exclusive waiter that was woken owns
 		 * the wake-up and must use it or pass it on.
 		 */
-		mutex_lock(&cb->lock);
+		mutex_lock(&cb->rd_lock);
 	}
 
-	space = circbuf_ring_space(&cb->ring);
 	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
-			   iocb->ki_flags & IOCB_NOWAIT);
+			   iocb->ki_flags & IOCB_NOWAIT, false);
 	if (ret > 0) {
-		cb->reads++;
-		cb->bytes_read += ret;
+		st->calls++;
+		st->bytes += ret;
 	}
-	/* Writers wait for atomic_max bytes: wake one when that appears. */
-	wake_writer = ret > 0 && (space < cb->atomic_max || cb->poll_usage) &&
-		      circbuf_ring_space(&cb->ring) >= cb->atomic_max;
-	wake_next_reader = !circbuf_ring_empty(&cb->ring);
-	mutex_unlock(&cb->lock);
+	wake_next_reader = circbuf_ring_readable(&cb->ring);
+	mutex_unlock(&cb->rd_lock);
 
-	if (wake_writer)
+	/* Writers wait for atomic_max bytes: wake one when that is free. */
+	if (ret > 0 && circbuf_writable(cb))
 		circbuf_wake(cb, CIRCBUF_TO_RING);
 	if (wake_next_reader)
 		circbuf_wake(cb, CIRCBUF_TO_USER);
@@ -395,6 +466,8 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			     struct iov_iter *from, size_t count)
 {
+	struct mutex *lock = circbuf_side_lock(cb, CIRCBUF_TO_RING);
+	struct circbuf_side_stats *st = &cb->side[CIRCBUF_TO_RING];
 	bool is_atomic = count <= cb->atomic_max;
 	bool wake_next_writer;
 	size_t done = 0;
@@ -402,29 +475,28 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 
 	if (!count)
 		return 0;
-	err = circbuf_lock_io(cb, iocb);
+	err = circbuf_lock_io(lock, iocb);
 	if (err)
 		return err;
 
 	for (;;) {
-		size_t space = circbuf_ring_space(&cb->ring);
+		size_t space = circbuf_ring_writable(&cb->ring);
 		size_t want = count - done;
 
 		if (space && (!is_atomic || space >= want)) {
-			bool was_empty = circbuf_ring_empty(&cb->ring);
 			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
-						 iocb->ki_flags & IOCB_NOWAIT);
+						 iocb->ki_flags & IOCB_NOWAIT,
+						 is_atomic);
 
 			if (n > 0) {
-				cb->bytes_written += n;
+				st->bytes += n;
 				done += n;
 				/*
 				 * Wake a reader now, not on return: this
 				 * writer may go on to wait for space that
 				 * only a reader can make.
 				 */
-				if (was_empty || cb->poll_usage)
-					circbuf_wake(cb, CIRCBUF_TO_USER);
+				circbuf_wake(cb, CIRCBUF_TO_USER);
 			}
 			if (n < 0) {
 				err = n;
@@ -446,7 +518,7 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			err = -ERESTARTSYS;
 			break;
 		}
-		mutex_unlock(&cb->lock);
+		mutex_unlock(lock);
 		trace_circbuf_block(cb, CIRCBUF_TO_RING);
 		err = wait_event_interruptible_exclusive(cb->wr_wait,
 							 circbuf_writable(cb));
@@ -454,16 +526,16 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 		 * Not interruptible, as in circbuf_read(); after a signal too,
 		 * so that what was stored is counted and the wake-up passed on.
 		 */
-		mutex_lock(&cb->lock);
+		mutex_lock(lock);
 		if (err)
 			break;
 	}
 
 	if (done)
-		cb->writes++;
+		st->calls++;
 	/* Pass the wake-up on if another writer can still make progress. */
-	wake_next_writer = circbuf_ring_space(&cb->ring) >= cb->atomic_max;
-	mutex_unlock(&cb->lock);
+	wake_next_writer = circbuf_ring_writable(&cb->ring) >= cb->atomic_max;
+	mutex_unlock(lock);
 
 	if (wake_next_writer)
 		circbuf_wake(cb, CIRCBUF_TO_RING);
@@ -487,24 +559,30 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 	struct circbuf_dev *cb = file_to_cb(file);
 	__poll_t mask = 0;
 
+	size_t used;
+
 	/* Register first, then look, so no wake-up falls in between. */
 	if (file->f_mode & FMODE_READ)
 		poll_wait(file, &cb->rd_wait, wait);
 	if (file->f_mode & FMODE_WRITE)
 		poll_wait(file, &cb->wr_wait, wait);
 
-	mutex_lock(&cb->lock);
-	cb->poll_usage = true;
+	/*
+	 * Look without the locks, as fs/pipe.c does. smp_mb(): our queue
+	 * entries are visible before the ring is read (as in
+	 * sock_poll_wait()); pairs with wq_has_sleeper() in circbuf_wake().
+	 */
+	smp_mb();
+	used = circbuf_ring_used(&cb->ring);
 	if (file->f_mode & FMODE_READ) {
-		if (!circbuf_ring_empty(&cb->ring))
+		if (used)
 			mask |= EPOLLIN | EPOLLRDNORM;
-		else if (!cb->writers)
+		else if (!READ_ONCE(cb->writers))
 			mask |= EPOLLHUP;
 	}
 	if ((file->f_mode & FMODE_WRITE) &&
-	    circbuf_ring_space(&cb->ring) >= cb->atomic_max)
+	    cb->ring.cap - used >= cb->atomic_max)
 		mask |= EPOLLOUT | EPOLLWRNORM;
-	mutex_unlock(&cb->lock);
 
 	return mask;
 }
@@ -515,15 +593,24 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
  */
 static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 {
-	lockdep_assert_held(&cb->lock);
+	const struct circbuf_side_stats *rd = &cb->side[CIRCBUF_TO_USER];
+	const struct circbuf_side_stats *wr = &cb->side[CIRCBUF_TO_RING];
+
+	/*
+	 * Both sides' locks: the ring and the counters hold still. The DMA
+	 * counters too, although their lock is @dma_lock: it is only ever
+	 * taken inside a side's lock.
+	 */
+	lockdep_assert_held(&cb->rd_lock);
+	lockdep_assert_held(circbuf_side_lock(cb, CIRCBUF_TO_RING));
 	memset(st, 0, sizeof(*st));
 	st->capacity = cb->ring.cap;
 	st->used = circbuf_ring_used(&cb->ring);
-	st->available = circbuf_ring_space(&cb->ring);
-	st->reads = cb->reads;
-	st->writes = cb->writes;
-	st->bytes_read = cb->bytes_read;
-	st->bytes_written = cb->bytes_written;
+	st->available = cb->ring.cap - st->used;
+	st->reads = rd->calls;
+	st->writes = wr->calls;
+	st->bytes_read = rd->bytes;
+	st->bytes_written = wr->bytes;
 	st->readers = cb->readers;
 	st->writers = cb->writers;
 	st->dma_submitted = cb->dma_submitted;
@@ -531,16 +618,16 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 	st->dma_failed = cb->dma_failed;
 	st->dma_timeouts = cb->dma_timeouts;
 	st->dma_bytes = cb->dma_bytes;
-	st->cpu_bytes = cb->cpu_bytes;
+	st->cpu_bytes = rd->cpu_bytes + wr->cpu_bytes;
 }
 
 /* Lock, snapshot, unlock; -ERESTARTSYS if a signal came first. */
 static int circbuf_get_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 {
-	if (mutex_lock_interruptible(&cb->lock))
+	if (circbuf_lock_all_interruptible(cb))
 		return -ERESTARTSYS;
 	circbuf_fill_stats(cb, st);
-	mutex_unlock(&cb->lock);
+	circbuf_unlock_all(cb);
 	return 0;
 }
 
@@ -561,7 +648,7 @@ static long circbuf_ioctl(struct file *file, unsigned int cmd,
 		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
 	case FIONREAD:
 		/* An int, as for pipes: the capacity is far below INT_MAX. */
-		used = READ_ONCE(cb->ring.used);
+		used = circbuf_ring_used(&cb->ring);
 		return put_user(used, (int __user *)argp);
 	default:
 		return -ENOTTY;
@@ -586,13 +673,13 @@ static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
 
 	/* Inline attempt: never sleep for the lock; io_uring retries. */
 	if (issue_flags & IO_URING_F_NONBLOCK) {
-		if (!mutex_trylock(&cb->lock))
+		if (!circbuf_trylock_all(cb))
 			return -EAGAIN;
 	} else {
-		mutex_lock(&cb->lock);
+		circbuf_lock_all(cb);
 	}
 	circbuf_fill_stats(cb, &st);
-	mutex_unlock(&cb->lock);
+	circbuf_unlock_all(cb);
 
 	return copy_to_user(u64_to_user_ptr(addr), &st, sizeof(st)) ? -EFAULT : 0;
 }
@@ -719,12 +806,12 @@ static int circbuf_proc_show(struct seq_file *m, void *v)
 	struct circbuf_stats st;
 	unsigned int i;
 
-	if (mutex_lock_interruptible(&cb->lock))
+	if (circbuf_lock_all_interruptible(cb))
 		return -ERESTARTSYS;
 	circbuf_fill_stats(cb, &st);
 	if (cb->chan)
 		strscpy(chan, dma_chan_name(cb->chan), sizeof(chan));
-	mutex_unlock(&cb->lock);
+	circbuf_unlock_all(cb);
 
 	for (i = 0; circbuf_stats_attrs[i]; i++) {
 		const struct circbuf_stat_attr *sa =
@@ -742,6 +829,7 @@ static int circbuf_proc_show(struct seq_file *m, void *v)
 	seq_printf(m, "param.dma_threshold: %u\n", READ_ONCE(dma_threshold));
 	seq_printf(m, "param.dma_any_channel: %d\n", dma_any_channel);
 	seq_printf(m, "param.dma_timeout_ms: %u\n", READ_ONCE(dma_timeout_ms));
+	seq_printf(m, "param.locking: %s\n", locking);
 	circbuf_dma_engine_show_params(m);
 
 	seq_printf(m, "dma.channel: %s\n", chan);
@@ -765,7 +853,11 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	if (!cb)
 		return -ENOMEM;
 	cb->dev = dev;
-	mutex_init(&cb->lock);
+	cb->split = !strcmp(locking, "split");
+	/* Separate mutex_init() calls: three lock classes for lockdep. */
+	mutex_init(&cb->wr_lock);
+	mutex_init(&cb->rd_lock);
+	mutex_init(&cb->dma_lock);
 	init_waitqueue_head(&cb->rd_wait);
 	init_waitqueue_head(&cb->wr_wait);
 	circbuf_ring_init(&cb->ring, buffer_size);
@@ -798,8 +890,8 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	}
 	platform_set_drvdata(pdev, cb);
 
-	dev_info(dev, "/dev/%s ready: %u bytes in %zu coherent segment(s)\n",
-		 CIRCBUF_DEVICE_NAME, buffer_size, cb->buf.nr_segs);
+	dev_info(dev, "/dev/%s ready: %u bytes in %zu coherent segment(s), %s locking\n",
+		 CIRCBUF_DEVICE_NAME, buffer_size, cb->buf.nr_segs, locking);
 	return 0;
 
 err_deregister_misc:
@@ -821,7 +913,9 @@ static void circbuf_remove(struct platform_device *pdev)
 	proc_remove(cb->proc);
 	misc_deregister(&cb->misc);
 	circbuf_dma_buf_free(&cb->buf);
-	mutex_destroy(&cb->lock);
+	mutex_destroy(&cb->dma_lock);
+	mutex_destroy(&cb->rd_lock);
+	mutex_destroy(&cb->wr_lock);
 }
 
 static struct platform_driver circbuf_driver = {
@@ -845,6 +939,11 @@ static int __init circbuf_init(void)
 	if (mode & ~0777) {
 		pr_err("mode=%#o is not a permission mode: it must be 0..0777\n",
 		       mode);
+		return -EINVAL;
+	}
+	if (strcmp(locking, "split") && strcmp(locking, "single")) {
+		pr_err("locking=%s is unknown: it must be split or single\n",
+		       locking);
 		return -EINVAL;
 	}
 	if (!is_power_of_2(segment_size) ||

@@ -52,7 +52,7 @@ DECLARE_EVENT_CLASS(circbuf_io,
 				     __field(size_t, cap)),
 		    TP_fast_assign(__entry->requested = requested;
 				   __entry->ret = ret;
-				   __entry->used = READ_ONCE(cb->ring.used);
+				   __entry->used = circbuf_ring_used(&cb->ring);
 				   __entry->cap = cb->ring.cap;),
 		    TP_printk("requested=%zu ret=%zd used=%zu cap=%zu",
 			      __entry->requested, __entry->ret,
@@ -74,7 +74,7 @@ DECLARE_EVENT_CLASS(circbuf_wait,
 				     __field(size_t, used)
 				     __field(size_t, cap)),
 		    TP_fast_assign(__entry->side = side;
-				   __entry->used = READ_ONCE(cb->ring.used);
+				   __entry->used = circbuf_ring_used(&cb->ring);
 				   __entry->cap = cb->ring.cap;),
 		    TP_printk("side=%s used=%zu cap=%zu",
 			      circbuf_show_side(__entry->side),

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -32,6 +33,26 @@ std::vector<size_t> expected_offsets(size_t cap, size_t off, size_t len)
 	return out;
 }
 
+// Free-running positions start this close to wrapping, so that the tests
+// cross SIZE_MAX as rings fill and drain.
+constexpr size_t kPosBase = SIZE_MAX - 4;
+
+// A ring of @cap bytes whose oldest byte is at offset @head, @used bytes
+// buffered, positions at @base.
+circbuf_ring make_ring(size_t cap, size_t head, size_t used, size_t base = kPosBase)
+{
+	circbuf_ring r;
+	circbuf_ring_init(&r, cap);
+	r.cons.pos = base;
+	r.cons.off = head;
+	r.prod.pos = base + used;
+	r.prod.off = (head + used) % cap;
+	return r;
+}
+
+size_t head_of(const circbuf_ring &r) { return circbuf_ring_rd_off(&r); }
+size_t used_of(const circbuf_ring &r) { return circbuf_ring_used(&r); }
+
 // Every (cap, head, used) state a ring of capacity up to kMaxSmallCap can be in.
 template <typename F>
 void for_each_state(F &&f)
@@ -39,7 +60,7 @@ void for_each_state(F &&f)
 	for (size_t cap = 1; cap <= kMaxSmallCap; cap++)
 		for (size_t head = 0; head < cap; head++)
 			for (size_t used = 0; used <= cap; used++)
-				f(circbuf_ring{cap, head, used});
+				f(make_ring(cap, head, used));
 }
 
 TEST(RingSplit, EmptyTransferHasNoPieces)
@@ -91,7 +112,7 @@ TEST(RingFold, FoldsOnceIntoRange)
 TEST(RingWrOff, IsHeadPlusUsedModuloCapacity)
 {
 	for_each_state([](circbuf_ring r) {
-		EXPECT_EQ(circbuf_ring_wr_off(&r), (r.head + r.used) % r.cap);
+		EXPECT_EQ(circbuf_ring_wr_off(&r), (head_of(r) + used_of(r)) % r.cap);
 		EXPECT_LT(circbuf_ring_wr_off(&r), r.cap);
 	});
 }
@@ -100,8 +121,8 @@ TEST(RingSpace, UsedPlusSpaceIsCapacity)
 {
 	for_each_state([](circbuf_ring r) {
 		EXPECT_EQ(circbuf_ring_used(&r) + circbuf_ring_space(&r), r.cap);
-		EXPECT_EQ(circbuf_ring_empty(&r), r.used == 0);
-		EXPECT_EQ(circbuf_ring_full(&r), r.used == r.cap);
+		EXPECT_EQ(circbuf_ring_empty(&r), used_of(r) == 0);
+		EXPECT_EQ(circbuf_ring_full(&r), used_of(r) == r.cap);
 	});
 }
 
@@ -111,8 +132,8 @@ TEST(RingReadSpans, ClampToUsedAndStartAtHead)
 		for (size_t len = 0; len <= r.cap + 2; len++) {
 			circbuf_span sp[2];
 			size_t got = circbuf_ring_read_spans(&r, len, sp);
-			EXPECT_EQ(got, std::min(len, r.used));
-			EXPECT_EQ(offsets_of(sp, 2), expected_offsets(r.cap, r.head, got));
+			EXPECT_EQ(got, std::min(len, used_of(r)));
+			EXPECT_EQ(offsets_of(sp, 2), expected_offsets(r.cap, head_of(r), got));
 		}
 	});
 }
@@ -123,9 +144,9 @@ TEST(RingWriteSpans, ClampToSpaceAndStartAtWrOff)
 		for (size_t len = 0; len <= r.cap + 2; len++) {
 			circbuf_span sp[2];
 			size_t got = circbuf_ring_write_spans(&r, len, sp);
-			EXPECT_EQ(got, std::min(len, r.cap - r.used));
+			EXPECT_EQ(got, std::min(len, r.cap - used_of(r)));
 			EXPECT_EQ(offsets_of(sp, 2),
-				  expected_offsets(r.cap, (r.head + r.used) % r.cap, got));
+				  expected_offsets(r.cap, (head_of(r) + used_of(r)) % r.cap, got));
 		}
 	});
 }
@@ -134,7 +155,7 @@ TEST(RingWriteSpans, FullRingOffersNothing)
 {
 	for (size_t cap = 1; cap <= kMaxSmallCap; cap++)
 		for (size_t head = 0; head < cap; head++) {
-			circbuf_ring r{cap, head, cap};
+			circbuf_ring r = make_ring(cap, head, cap);
 			circbuf_span sp[2];
 			EXPECT_EQ(circbuf_ring_write_spans(&r, cap, sp), 0u);
 			EXPECT_EQ(sp[0].len + sp[1].len, 0u);
@@ -144,11 +165,11 @@ TEST(RingWriteSpans, FullRingOffersNothing)
 TEST(RingConsume, AdvancesHeadWithWrap)
 {
 	for_each_state([](circbuf_ring r) {
-		for (size_t n = 0; n < r.used; n++) {
+		for (size_t n = 0; n < used_of(r); n++) {
 			circbuf_ring c = r;
 			circbuf_ring_consume(&c, n);
-			EXPECT_EQ(c.used, r.used - n);
-			EXPECT_EQ(c.head, (r.head + n) % r.cap);
+			EXPECT_EQ(used_of(c), used_of(r) - n);
+			EXPECT_EQ(head_of(c), (head_of(r) + n) % r.cap);
 		}
 	});
 }
@@ -157,31 +178,33 @@ TEST(RingConsume, EmptyingTheRingLeavesHeadAfterTheLastByteRead)
 {
 	for_each_state([](circbuf_ring r) {
 		circbuf_ring c = r;
-		circbuf_ring_consume(&c, r.used);
-		EXPECT_EQ(c.used, 0u);
-		EXPECT_EQ(c.head, (r.head + r.used) % r.cap);
+		circbuf_ring_consume(&c, used_of(r));
+		EXPECT_EQ(used_of(c), 0u);
+		EXPECT_EQ(head_of(c), (head_of(r) + used_of(r)) % r.cap);
 	});
 }
 
 TEST(RingProduce, AddsToUsedAndKeepsHead)
 {
 	for_each_state([](circbuf_ring r) {
-		for (size_t n = 0; n <= r.cap - r.used; n++) {
+		for (size_t n = 0; n <= r.cap - used_of(r); n++) {
 			circbuf_ring c = r;
 			circbuf_ring_produce(&c, n);
-			EXPECT_EQ(c.used, r.used + n);
-			EXPECT_EQ(c.head, r.head);
+			EXPECT_EQ(used_of(c), used_of(r) + n);
+			EXPECT_EQ(head_of(c), head_of(r));
 		}
 	});
 }
 
 TEST(RingInit, StartsEmptyAtZero)
 {
-	circbuf_ring r{99, 5, 7};
+	circbuf_ring r = make_ring(99, 5, 7);
 	circbuf_ring_init(&r, 10);
 	EXPECT_EQ(r.cap, 10u);
-	EXPECT_EQ(r.head, 0u);
-	EXPECT_EQ(r.used, 0u);
+	EXPECT_EQ(r.prod.pos, 0u);
+	EXPECT_EQ(r.cons.pos, 0u);
+	EXPECT_EQ(head_of(r), 0u);
+	EXPECT_EQ(circbuf_ring_wr_off(&r), 0u);
 	EXPECT_TRUE(circbuf_ring_empty(&r));
 }
 
@@ -263,8 +286,8 @@ TEST(RingModel, RandomWritesAndReadsMatchAFifo)
 					<< "cap " << cap << " op " << op;
 				model.erase(model.begin(), model.begin() + n);
 			}
-			ASSERT_EQ(ring.r.used, model.size());
-			ASSERT_LT(ring.r.head, cap);
+			ASSERT_EQ(used_of(ring.r), model.size());
+			ASSERT_LT(head_of(ring.r), cap);
 		}
 	}
 }
@@ -280,6 +303,78 @@ TEST(RingModel, WritesIntoADrainedRingWrapAtTheEnd)
 	EXPECT_EQ(sp[0].len, 3u);
 	EXPECT_EQ(sp[1].off, 0u);
 	EXPECT_EQ(sp[1].len, 7u);
+}
+
+TEST(RingPositions, WrapPastSizeMaxWithoutLosingCount)
+{
+	ModelRing ring(7);
+	ring.r.prod.pos = ring.r.cons.pos = SIZE_MAX - 2;
+	uint8_t next = 0;
+	for (int round = 0; round < 5; round++) {
+		std::vector<uint8_t> data(5);
+		for (auto &b : data)
+			b = next++;
+		ASSERT_EQ(ring.write(data), 5u);
+		EXPECT_EQ(circbuf_ring_used(&ring.r), 5u);
+		EXPECT_EQ(circbuf_ring_space(&ring.r), 2u);
+		ASSERT_EQ(ring.read(5), data) << "round " << round;
+		EXPECT_TRUE(circbuf_ring_empty(&ring.r));
+	}
+	EXPECT_LT(ring.r.prod.pos, SIZE_MAX - 2) << "the positions wrapped";
+}
+
+// circbuf_ring_used() reads two positions that other CPUs may move in
+// between; a torn snapshot must still lie in [0, cap].
+TEST(RingUsed, TornSnapshotsAreClampedToTheCapacity)
+{
+	circbuf_ring r = make_ring(10, 3, 4);
+	r.cons.pos = r.prod.pos + 2; // the reader seen after it passed
+	EXPECT_EQ(circbuf_ring_used(&r), 0u);
+	EXPECT_EQ(circbuf_ring_space(&r), 10u);
+	r.cons.pos = r.prod.pos - 13; // the writer seen after it refilled
+	EXPECT_EQ(circbuf_ring_used(&r), 10u);
+	EXPECT_EQ(circbuf_ring_space(&r), 0u);
+}
+
+// One writer thread and one reader thread at once, as the module's split
+// locking runs them: the reader sees every byte once, in order.
+TEST(RingConcurrent, OneWriterAndOneReaderInParallelKeepTheStreamExact)
+{
+	for (size_t cap : {1, 7, 64, 4096}) {
+		ModelRing ring(cap);
+		ring.r.prod.pos = ring.r.cons.pos = SIZE_MAX - 100;
+		const size_t total = cap < 64 ? 1u << 16 : 1u << 20;
+		std::thread writer([&] {
+			std::mt19937 rng(1);
+			size_t sent = 0;
+			circbuf_span sp[2];
+			while (sent < total) {
+				size_t n = circbuf_ring_write_spans(&ring.r,
+					std::min<size_t>(total - sent, rng() % (cap + 1) + 1), sp);
+				for (auto &p : sp)
+					for (size_t i = 0; i < p.len; i++)
+						ring.mem[p.off + i] = uint8_t((sent++) * 7 / 3);
+				circbuf_ring_produce(&ring.r, n);
+				if (!n)
+					std::this_thread::yield();
+			}
+		});
+		std::mt19937 rng(2);
+		size_t got = 0, bad = 0;
+		circbuf_span sp[2];
+		while (got < total) {
+			size_t n = circbuf_ring_read_spans(&ring.r, rng() % (cap + 1) + 1, sp);
+			for (auto &p : sp)
+				for (size_t i = 0; i < p.len; i++)
+					bad += ring.mem[p.off + i] != uint8_t((got++) * 7 / 3);
+			circbuf_ring_consume(&ring.r, n);
+			if (!n)
+				std::this_thread::yield();
+		}
+		writer.join();
+		EXPECT_EQ(bad, 0u) << "cap " << cap;
+		EXPECT_TRUE(circbuf_ring_empty(&ring.r));
+	}
 }
 
 TEST(RingSegCount, RoundsUp)

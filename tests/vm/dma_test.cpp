@@ -13,9 +13,14 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -889,6 +894,64 @@ TEST_F(CircbufDma, SignalDuringTransferFailsWithEintrWithoutWaitingForTheEngine)
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	EXPECT_TRUE(round_trip(rw.get(), 1000, 15)) << "the device does not work after an interrupted DMA";
+}
+
+// An atomic write (at most PIPE_BUF bytes) that DMA moves in pieces (a
+// writev of two segments, a buffer across pages) is stored whole or not at
+// all when signals keep interrupting its waits: EINTR, never a short count.
+TEST_F(CircbufDma, SignalsNeverTearAnAtomicWrite)
+{
+	if (!load_dma({{"dma_threshold", "1"}, {"buffer_size", "65536"}}))
+		return;
+	Fd rw = open_device(O_RDWR);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	const size_t page = size_t(sysconf(_SC_PAGESIZE));
+	void *p = mmap(nullptr, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(p, MAP_FAILED) << std::strerror(errno);
+	auto *mem = static_cast<uint8_t *>(p);
+	std::memset(mem, 'x', 3 * page);
+
+	// The suite's handler for kInterruptSignal has no SA_RESTART: each
+	// signal that lands in a DMA wait ends the write with EINTR.
+	std::atomic<bool> stop{false};
+	const pid_t writer = gettid();
+	std::thread signaller([&] {
+		while (!stop) {
+			syscall(SYS_tgkill, getpid(), writer, kInterruptSignal);
+			std::this_thread::sleep_for(50us);
+		}
+	});
+	int whole = 0, interrupted = 0, torn = 0;
+	std::string first_torn;
+	std::vector<uint8_t> sink(2 * page);
+	const auto deadline = Clock::now() + 3s;
+	for (int i = 0; Clock::now() < deadline; i++) {
+		iovec two[2] = {{mem, 1}, {mem + page + 100, 36}};
+		size_t n = i % 2 ? page : 37;
+		ssize_t r = i % 2 ? write(rw.get(), mem + 2000, n) : writev(rw.get(), two, 2);
+		int e = errno;
+		if (r == ssize_t(n))
+			whole++;
+		else if (r < 0 && e == EINTR)
+			interrupted++;
+		else if (torn++ == 0)
+			first_torn = std::to_string(r) + " of " + std::to_string(n) + ": " + std::strerror(e);
+		// Drain what is stored; reads may be interrupted too.
+		for (int avail = 1; avail > 0;) {
+			if (ioctl(rw.get(), FIONREAD, &avail) != 0)
+				break;
+			if (avail > 0 && read(rw.get(), sink.data(), sink.size()) < 0 && errno != EINTR)
+				break;
+		}
+	}
+	stop = true;
+	signaller.join();
+	munmap(p, 3 * page);
+	EXPECT_EQ(torn, 0) << "first: " << first_torn;
+	EXPECT_GT(whole, 0);
+	EXPECT_GT(interrupted, 0) << "no signal landed in a DMA wait: the test proved nothing";
+	RecordProperty("interrupted", interrupted);
+	RecordProperty("whole", whole);
 }
 
 TEST_F(CircbufDma, UnloadsWhenTheEngineIsIdle)

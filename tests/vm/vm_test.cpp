@@ -226,7 +226,7 @@ long thread_syscall(pid_t tid)
 
 }  // namespace
 
-bool wait_until_blocked(pid_t tid, long nr, Clock::duration timeout)
+bool wait_until_blocked(pid_t tid, long nr, Clock::duration timeout, std::string_view states)
 {
 	const auto deadline = Clock::now() + timeout;
 	int hits = 0;
@@ -234,7 +234,7 @@ bool wait_until_blocked(pid_t tid, long nr, Clock::duration timeout)
 		long sc = thread_syscall(tid);
 		bool in_call = nr < 0 ? sc >= 0 : sc == nr;
 		// Two sightings 20 ms apart: not a passing sleep on a lock.
-		if (in_call && thread_state(tid) == 'S') {
+		if (in_call && states.find(thread_state(tid)) != states.npos) {
 			if (++hits == 2)
 				return true;
 		} else {

@@ -111,9 +111,11 @@ std::optional<std::string> read_text_file(const char *path);
 // Polls until path exists (present) or is gone (!present); false on timeout.
 bool wait_for_path(const char *path, bool present, Clock::duration timeout = 2s);
 
-// True once thread tid sleeps (state S) inside system call nr, or inside any
-// system call when nr < 0; polls /proc for up to timeout.
-bool wait_until_blocked(pid_t tid, long nr = -1, Clock::duration timeout = 2s);
+// True once thread tid sleeps (state S, or any state in states) inside
+// system call nr, or inside any system call when nr < 0; polls /proc for up
+// to timeout.
+bool wait_until_blocked(pid_t tid, long nr = -1, Clock::duration timeout = 2s,
+			std::string_view states = "S");
 
 // The circbuf-stress binary beside this test binary, or "" if there is none.
 std::string stress_tool();

@@ -1,0 +1,215 @@
+// The locking modes: with locking=split a reader and a writer work on the
+// ring at the same time; with locking=single one mutex serialises them. A
+// writer stuck in a page fault on its source buffer (a userfaultfd page
+// that stays missing until the test fills it) shows the difference.
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "circbuf/unique_fd.h"
+#include "tests/vm/vm_test.h"
+
+namespace circbuf_vm {
+namespace {
+
+// One anonymous page registered with userfaultfd(2) in missing mode: a
+// copy from it sleeps in the fault until fill() provides its contents.
+class FaultingPage {
+public:
+	FaultingPage()
+	{
+		uffd_.reset(int(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)));
+		if (!uffd_.ok()) {
+			errno_ = errno;
+			error_ = std::string("userfaultfd: ") + std::strerror(errno);
+			return;
+		}
+		uffdio_api api{};
+		api.api = UFFD_API;
+		if (ioctl(uffd_.get(), UFFDIO_API, &api) != 0) {
+			error_ = std::string("UFFDIO_API: ") + std::strerror(errno);
+			return;
+		}
+		size_ = size_t(sysconf(_SC_PAGESIZE));
+		void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			error_ = std::string("mmap: ") + std::strerror(errno);
+			return;
+		}
+		page_ = static_cast<uint8_t *>(p);
+		uffdio_register reg{};
+		reg.range.start = reinterpret_cast<uintptr_t>(page_);
+		reg.range.len = size_;
+		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+		if (ioctl(uffd_.get(), UFFDIO_REGISTER, &reg) != 0)
+			error_ = std::string("UFFDIO_REGISTER: ") + std::strerror(errno);
+	}
+	FaultingPage(const FaultingPage &) = delete;
+	FaultingPage &operator=(const FaultingPage &) = delete;
+	~FaultingPage()
+	{
+		// Closing the userfaultfd first wakes any thread still in the
+		// fault; the page then reads as zeros.
+		uffd_.reset();
+		if (page_)
+			munmap(page_, size_);
+	}
+
+	// "" when the page is ready, else why not (and the errno).
+	const std::string &error() const { return error_; }
+	int error_errno() const { return errno_; }
+	uint8_t *data() const { return page_; }
+	size_t size() const { return size_; }
+
+	// Resolves the fault: the page's contents become @value bytes.
+	bool fill(uint8_t value)
+	{
+		std::vector<uint8_t> src(size_, value);
+		uffdio_copy copy{};
+		copy.dst = reinterpret_cast<uintptr_t>(page_);
+		copy.src = reinterpret_cast<uintptr_t>(src.data());
+		copy.len = size_;
+		return ioctl(uffd_.get(), UFFDIO_COPY, &copy) == 0;
+	}
+
+private:
+	circbuf::unique_fd uffd_;
+	uint8_t *page_ = nullptr;
+	size_t size_ = 0;
+	std::string error_;
+	int errno_ = 0;
+};
+
+class CircbufLocking : public CircbufTest {
+protected:
+	// Loads the module with locking=@mode, stores @prefill pattern bytes,
+	// and starts a writer of one faulting page that must end up asleep in
+	// the fault. Check ready() afterwards: false (with a failure or a
+	// skip) if that could not be set up.
+	void start_stuck_writer(const char *mode, size_t prefill)
+	{
+		if (!reload({{"locking", mode}, {"buffer_size", "65536"}}))
+			return;
+		if (!page_.error().empty()) {
+			if (page_.error_errno() == ENOSYS)
+				GTEST_SKIP() << "no userfaultfd in this kernel: " << page_.error();
+			FAIL() << page_.error();
+		}
+		rd_.reset(open("/dev/circbuf", O_RDONLY));
+		wr_.reset(open("/dev/circbuf", O_WRONLY));
+		ASSERT_TRUE(rd_.ok() && wr_.ok()) << "open: " << std::strerror(errno);
+		auto data = pattern(0, prefill);
+		ASSERT_EQ(write(wr_.get(), data.data(), data.size()), ssize_t(prefill))
+			<< "prefill: " << std::strerror(errno);
+		writer_ = std::make_unique<Background<Io>>([this] {
+			ssize_t n = write(wr_.get(), page_.data(), page_.size());
+			return n < 0 ? err(errno) : ok(n);
+		});
+		// D: the DMA path pins the page, and GUP waits for the fault
+		// uninterruptibly (only fatal signals end it).
+		ASSERT_TRUE(wait_until_blocked(writer_->tid(), SYS_write, 2s, "SD"))
+			<< "the writer did not block in the fault";
+	}
+
+	bool ready() { return writer_ && !IsSkipped() && !HasFailure(); }
+
+	// Resolves the writer's fault if it is still in it, when destroyed.
+	struct ReleaseOnExit {
+		CircbufLocking &t;
+		~ReleaseOnExit()
+		{
+			if (!t.writer_->done())
+				t.page_.fill(0);
+		}
+	};
+
+	// The files go before the fixture restores the module.
+	void TearDown() override
+	{
+		// A writer still in its fault cannot be interrupted on the DMA
+		// path: resolve the fault (EEXIST if that was done already).
+		if (writer_ && !writer_->done())
+			page_.fill(0);
+		writer_.reset();
+		rd_.reset();
+		wr_.reset();
+		CircbufTest::TearDown();
+	}
+
+	// Resolves the fault: the writer then stores the whole page.
+	void release_writer(uint8_t value)
+	{
+		ASSERT_TRUE(page_.fill(value)) << std::strerror(errno);
+		ASSERT_TRUE(writer_->wait(kWakeTimeout));
+		EXPECT_EQ(writer_->result(), ok(ssize_t(page_.size())));
+	}
+
+	// What the writer stored comes next in the stream.
+	void expect_page(uint8_t value)
+	{
+		EXPECT_TRUE(same_bytes(read_bytes(rd_.get(), page_.size()),
+				       std::vector<uint8_t>(page_.size(), value)));
+	}
+
+	FaultingPage page_;
+	circbuf::unique_fd rd_, wr_;
+	std::unique_ptr<Background<Io>> writer_;
+};
+
+TEST_F(CircbufLocking, SplitReaderDrainsWhileAWriterSleepsInAPageFault)
+{
+	const size_t prefill = 1000;
+	start_stuck_writer("split", prefill);
+	if (!ready())
+		return;
+	Background<std::vector<uint8_t>> reader(
+		[this, prefill] { return read_bytes(rd_.get(), prefill); });
+	// On a failure below, free the writer before the reader is joined:
+	// a reader stuck behind it would otherwise never return.
+	ReleaseOnExit release{*this};
+	ASSERT_TRUE(reader.wait(kWakeTimeout))
+		<< "the reader waited for the writer's fault to be resolved";
+	EXPECT_TRUE(same_bytes(reader.result(), pattern(0, prefill)));
+	EXPECT_FALSE(writer_->done()) << "the writer must still be in its fault";
+	release_writer(0x5a);
+	expect_page(0x5a);
+}
+
+// The control for the test above: with one mutex, the reader waits for
+// the writer that holds it, so the test above can tell the modes apart.
+TEST_F(CircbufLocking, SingleReaderWaitsForAWriterThatSleepsInAPageFault)
+{
+	const size_t prefill = 1000;
+	start_stuck_writer("single", prefill);
+	if (!ready())
+		return;
+	Background<std::vector<uint8_t>> reader(
+		[this, prefill] { return read_bytes(rd_.get(), prefill); });
+	ReleaseOnExit release{*this};
+	EXPECT_FALSE(reader.wait(300ms)) << "the reader got past the writer's mutex";
+	release_writer(0x5a);
+	ASSERT_TRUE(reader.wait(kWakeTimeout));
+	// The writer held the mutex first, but the prefill is older: FIFO.
+	EXPECT_TRUE(same_bytes(reader.result(), pattern(0, prefill)));
+	expect_page(0x5a);
+}
+
+TEST_F(CircbufLocking, UnknownLockingModeIsRefusedAtLoad)
+{
+	if (!module_path())
+		GTEST_SKIP() << "outside the harness";
+	ASSERT_EQ(unload_module(), 0);
+	EXPECT_EQ(load_module(format_params(harness_params_with({{"locking", "spinny"}}))),
+		  EINVAL);
+	EXPECT_FALSE(module_loaded());
+}
+
+}  // namespace
+}  // namespace circbuf_vm
