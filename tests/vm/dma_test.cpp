@@ -208,23 +208,6 @@ std::string resolved_name(const std::string &path)
 	return s.substr(s.rfind('/') + 1);
 }
 
-// Names under a directory, without . and ..
-std::vector<std::string> dir_entries(const char *dir)
-{
-	std::vector<std::string> names;
-	DIR *d = opendir(dir);
-	if (!d)
-		return names;
-	while (const dirent *e = readdir(d)) {
-		std::string name = e->d_name;
-		if (name != "." && name != "..")
-			names.push_back(name);
-	}
-	closedir(d);
-	std::sort(names.begin(), names.end());
-	return names;
-}
-
 // The channels under /sys/class/dma whose device is bound to circbuf-dma.
 std::vector<std::string> engine_channels()
 {

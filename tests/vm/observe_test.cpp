@@ -65,23 +65,6 @@ std::vector<std::pair<std::string, uint64_t>> stats_fields(const circbuf_stats &
 	};
 }
 
-// Names under a directory, without . and .., sorted.
-std::vector<std::string> dir_entries(const std::string &dir)
-{
-	std::vector<std::string> names;
-	DIR *d = opendir(dir.c_str());
-	if (!d)
-		return names;
-	while (const dirent *e = readdir(d)) {
-		std::string name = e->d_name;
-		if (name != "." && name != "..")
-			names.push_back(name);
-	}
-	closedir(d);
-	std::sort(names.begin(), names.end());
-	return names;
-}
-
 // Writes s to an existing file (a tracefs or debugfs control).
 testing::AssertionResult write_file(const std::string &path, const std::string &s, int flags = 0)
 {

@@ -2,6 +2,7 @@
 // the per-test watchdog. See vm_test.h.
 #include "vm_test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -172,6 +173,22 @@ circbuf_stats get_stats(int fd)
 		std::memset(&s, 0, sizeof(s));
 	}
 	return s;
+}
+
+std::vector<std::string> dir_entries(const std::string &dir)
+{
+	std::vector<std::string> names;
+	DIR *d = opendir(dir.c_str());
+	if (!d)
+		return names;
+	while (const dirent *e = readdir(d)) {
+		std::string name = e->d_name;
+		if (name != "." && name != "..")
+			names.push_back(name);
+	}
+	closedir(d);
+	std::sort(names.begin(), names.end());
+	return names;
 }
 
 std::optional<std::string> read_text_file(const char *path)

@@ -105,6 +105,10 @@ bool cycle_bytes(int fd, uint64_t n);
 // CIRCBUF_GET_STATS; adds a failure and returns zeros if the ioctl fails.
 circbuf_stats get_stats(int fd);
 
+// Names under a directory, without . and .., sorted; none if it cannot be
+// read.
+std::vector<std::string> dir_entries(const std::string &dir);
+
 // Reads a small text file such as a sysfs attribute, without the newline.
 std::optional<std::string> read_text_file(const char *path);
 
