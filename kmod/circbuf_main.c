@@ -557,32 +557,47 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
+	bool rd = file->f_mode & FMODE_READ, wr = file->f_mode & FMODE_WRITE;
+	struct mutex *wr_lock = circbuf_side_lock(cb, CIRCBUF_TO_RING);
 	__poll_t mask = 0;
-
 	size_t used;
 
 	/* Register first, then look, so no wake-up falls in between. */
-	if (file->f_mode & FMODE_READ)
+	if (rd)
 		poll_wait(file, &cb->rd_wait, wait);
-	if (file->f_mode & FMODE_WRITE)
+	if (wr)
 		poll_wait(file, &cb->wr_wait, wait);
 
 	/*
-	 * Look without the locks, as fs/pipe.c does. smp_mb(): our queue
-	 * entries are visible before the ring is read (as in
-	 * sock_poll_wait()); pairs with wq_has_sleeper() in circbuf_wake().
+	 * smp_mb(): our queue entries are visible before the ring is read
+	 * (as in sock_poll_wait()); pairs with wq_has_sleeper() in
+	 * circbuf_wake().
+	 *
+	 * Then look under the lock of each side this file can use, waiting
+	 * for a transfer of that side to finish: "ready" must mean that an
+	 * IOCB_NOWAIT attempt made right after can take the lock. io_uring
+	 * retries a request once when its poll fires and hands it to an
+	 * io-wq worker if that retry fails too; a lock-free look made it do
+	 * so whenever the side was busy (circbuf-fuzz found the punts).
 	 */
 	smp_mb();
+	if (wr)
+		mutex_lock(wr_lock);
+	if (rd && (!wr || wr_lock != &cb->rd_lock))
+		mutex_lock(&cb->rd_lock);
 	used = circbuf_ring_used(&cb->ring);
-	if (file->f_mode & FMODE_READ) {
+	if (rd) {
 		if (used)
 			mask |= EPOLLIN | EPOLLRDNORM;
-		else if (!READ_ONCE(cb->writers))
+		else if (!cb->writers)
 			mask |= EPOLLHUP;
 	}
-	if ((file->f_mode & FMODE_WRITE) &&
-	    cb->ring.cap - used >= cb->atomic_max)
+	if (wr && cb->ring.cap - used >= cb->atomic_max)
 		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (rd && (!wr || wr_lock != &cb->rd_lock))
+		mutex_unlock(&cb->rd_lock);
+	if (wr)
+		mutex_unlock(wr_lock);
 
 	return mask;
 }
