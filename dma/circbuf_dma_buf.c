@@ -17,7 +17,7 @@
  * @buf:	filled on success; untouched on failure
  * @dev:	device with a DMA mask
  * @size:	bytes, >= 1
- * @seg_shift:	log2 of the segment size, at most MAX_ORDER - 1 pages
+ * @seg_shift:	log2 of the segment size, at most MAX_PAGE_ORDER pages above PAGE_SHIFT
  *
  * Return: 0 or -ENOMEM.
  */

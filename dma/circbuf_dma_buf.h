@@ -3,7 +3,7 @@
  * Ring storage for circbuf: coherent DMA memory described by a table of
  * scatter-gather descriptors.
  *
- * One dma_alloc_coherent() call cannot exceed MAX_ORDER pages (4 MiB on
+ * One dma_alloc_coherent() call cannot exceed 2^MAX_PAGE_ORDER pages (4 MiB on
  * Debian's amd64 kernel, which has no CMA), so a large ring is made of
  * segments of 2^seg_shift bytes, the last one possibly shorter. Each
  * descriptor gives a segment's CPU address (for the CPU copy path) and its

@@ -35,6 +35,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
+#include "circbuf_compat.h"
 #include "circbuf_dma_engine.h"
 #include "circbuf_dma_priv.h"
 
@@ -340,9 +341,7 @@ static int __init cbdma_probe(struct platform_device *pdev)
 	if (err)
 		return err;
 	/* The engine copies page by page: a segment may be any length. */
-	err = dma_set_max_seg_size(dev, UINT_MAX);
-	if (err)
-		return err;
+	dma_set_max_seg_size(dev, UINT_MAX);
 
 	cbd = devm_kzalloc(dev, sizeof(*cbd), GFP_KERNEL);
 	if (!cbd)
@@ -421,7 +420,7 @@ static struct platform_driver cbdma_driver = {
 	.driver = {
 		.name = CBDMA_DRIVER_NAME,
 	},
-	.remove_new = cbdma_remove,
+	.CIRCBUF_PLATFORM_REMOVE = cbdma_remove,
 };
 
 static struct platform_device *cbdma_pdev;

@@ -33,6 +33,7 @@
 #include <linux/slab.h>
 #include <linux/uio.h>
 
+#include "circbuf_compat.h"
 #include "circbuf_dev.h"
 #include "circbuf_dma_engine.h"
 #include "circbuf_dma_sg.h"
@@ -385,7 +386,7 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
 	if (iter_is_ubuf(iter) || iov_iter_is_bvec(iter))
 		return len;
 	if (iter_is_iovec(iter) && iter->nr_segs)
-		return min(len, iter->iov->iov_len - iter->iov_offset);
+		return min(len, iter_iov_len(iter));
 	return 0;
 }
 
@@ -424,13 +425,8 @@ ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 	if (iov_iter_is_bvec(iter))
 		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms,
 					    interruptible, whole);
-	else if (iter_is_ubuf(iter))
-		ret = circbuf_dma_move_user(cb, iter->ubuf + iter->iov_offset,
-					    len, dir, timeout_ms, interruptible,
-					    whole);
 	else
-		ret = circbuf_dma_move_user(cb, iter->iov->iov_base +
-					    iter->iov_offset, len, dir,
+		ret = circbuf_dma_move_user(cb, iter_iov_addr(iter), len, dir,
 					    timeout_ms, interruptible, whole);
 	if (ret > 0)
 		iov_iter_advance(iter, ret);

@@ -36,7 +36,6 @@
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
 #include <linux/fs.h>
-#include <linux/io_uring.h>
 #include <linux/ioctl.h>
 #include <linux/lockdep.h>
 #include <linux/log2.h>
@@ -54,6 +53,7 @@
 #include <linux/wait.h>
 
 #include "circbuf.h"
+#include "circbuf_compat.h"
 #include "circbuf_dev.h"
 #include "circbuf_dma_engine.h"
 
@@ -61,7 +61,7 @@
 #include "circbuf_trace.h"
 
 #define CIRCBUF_MIN_SEGMENT	PAGE_SIZE
-#define CIRCBUF_MAX_SEGMENT	(PAGE_SIZE << (MAX_ORDER - 1))
+#define CIRCBUF_MAX_SEGMENT	(PAGE_SIZE << MAX_PAGE_ORDER)
 /* Bytes moved between two chances to reschedule. */
 #define CIRCBUF_BATCH		SZ_1M
 
@@ -675,7 +675,7 @@ static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
 			     unsigned int issue_flags)
 {
 	struct circbuf_dev *cb = file_to_cb(ioucmd->file);
-	const struct circbuf_uring_cmd *cmd = ioucmd->cmd;
+	const struct circbuf_uring_cmd *cmd = circbuf_uring_cmd_payload(ioucmd);
 	struct circbuf_stats st;
 	u64 addr;
 
@@ -705,13 +705,12 @@ static const struct file_operations circbuf_fops = {
 	.release	= circbuf_release,
 	.read_iter	= circbuf_read_iter,
 	.write_iter	= circbuf_write_iter,
-	.splice_read	= generic_file_splice_read,
+	.splice_read	= copy_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.poll		= circbuf_poll,
 	.unlocked_ioctl	= circbuf_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.uring_cmd	= circbuf_uring_cmd,
-	.llseek		= no_llseek,
 };
 
 /*
@@ -937,7 +936,7 @@ static struct platform_driver circbuf_driver = {
 	.driver = {
 		.name = CIRCBUF_DEVICE_NAME,
 	},
-	.remove_new = circbuf_remove,
+	.CIRCBUF_PLATFORM_REMOVE = circbuf_remove,
 };
 
 static struct platform_device *circbuf_pdev;

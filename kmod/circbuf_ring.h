@@ -26,7 +26,7 @@
  *
  * The storage behind the ring is a table of segments of 2^seg_shift bytes
  * each (the last one may be shorter), because one coherent DMA allocation
- * cannot exceed MAX_ORDER pages. circbuf_seg_chunk() cuts a piece further
+ * cannot exceed 2^MAX_PAGE_ORDER pages. circbuf_seg_chunk() cuts a piece further
  * at segment boundaries.
  *
  * Concurrency: one reader and one writer may run at once (callers
