@@ -3,11 +3,18 @@
 # circbuf: top-level Makefile. Kbuild reads ./Kbuild for the module; this
 # file drives that build, the CMake build of user space, the VM and tests.
 #
-#   make            module + user space
+#   make            module + user space (KVER=RELEASE: for that kernel;
+#                   default: the newest supported one installed, scripts/kver)
+#   make module-for KVER=RELEASE  the module for another kernel, in
+#                   build/kmod/RELEASE (SPARSE=1: sparse too)
 #   make demo       set up, boot the VM, show /dev/circbuf at work
-#   make check      set up, then every test (host, lint, VM); prints a summary
-#   make check-debug the VM tests again under the debug kernel (KASAN,
-#                   lockdep, kmemleak, DMA-API debugging); builds it once
+#   make check      set up, then every test (host, lint, VM) on the kernel
+#                   matrix (scripts/kernels: KERNELS= the VM kernels,
+#                   BUILD_KERNELS= the build-only ones); prints a summary
+#   make check-debug the VM tests again under the debug kernels of 6.12
+#                   (all of them) and 6.1 (a short lane): KASAN, lockdep,
+#                   kmemleak, DMA-API debugging; builds them once
+#   make kernels    print the kernel matrix
 #   make vm-shell   (not interactive here) see tests/vm/run --help
 #   make install    module, tools, man pages, udev rule (uninstall: the reverse)
 #   make dkms-install  register with DKMS and install for $(KVER) (dkms-remove)
@@ -18,7 +25,7 @@ BUILD ?= $(CURDIR)/build
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
 JOBS  ?= $(shell nproc)
 
-.PHONY: all deps module userland unit lint sparse checkpatch vm-test check demo clean
+.PHONY: all deps module module-for kernels userland unit lint sparse checkpatch vm-test check demo clean
 .PHONY: debug-kernel debug-module vm-test-debug check-debug
 
 all: module userland
@@ -29,6 +36,19 @@ deps:
 module:
 	@test -d "$(KDIR)" || { echo "no kernel headers at $(KDIR): run 'make deps' (or apt-get install linux-headers-amd64)"; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+
+# A copy of the sources per kernel, so that the matrix's builds never touch
+# this tree's objects (circbuf.ko here stays the one for $(KVER)).
+KMOD_DIR = $(BUILD)/kmod/$(KVER)
+module-for:
+	@test -d "$(KDIR)" || { echo "no kernel headers at $(KDIR): apt-get install linux-headers-$(KVER)"; exit 1; }
+	@rm -rf $(KMOD_DIR) && mkdir -p $(KMOD_DIR) && \
+	cp -p --parents $(DEBUG_MODULE_SRC) $(KMOD_DIR)/
+	$(MAKE) -C $(KDIR) M=$(KMOD_DIR) W=1 $(if $(SPARSE),C=2 CF="-D__CHECK_ENDIAN__") modules
+
+kernels:
+	@echo "build: $$($(CURDIR)/scripts/kernels --build | tr '\n' ' ')"
+	@echo "VM:    $$($(CURDIR)/scripts/kernels --vm | tr '\n' ' ')"
 
 $(BUILD)/user/CMakeCache.txt:
 	cmake -S $(CURDIR) -B $(BUILD)/user -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
@@ -67,11 +87,15 @@ bench: module userland
 bench-dma: module userland
 	@$(CURDIR)/scripts/bench-dma
 
-# The debug lane: Debian's 6.1 source with KASAN, lockdep and friends
-# (tests/vm/debug.config), cached outside the tree; the module is built for
-# it from a copy of its sources in $(BUILD)/debug-module, so the objects in
-# this directory stay those of the Debian kernel.
-DEBUG_MODULE := $(BUILD)/debug-module
+# The debug lane: Debian's 6.12 (DEBUG_SERIES=6.1: 6.1) source with KASAN,
+# lockdep and friends (tests/vm/debug.config), cached outside the tree; the
+# module is built for it from a copy of its sources in
+# $(BUILD)/debug-module/$(DEBUG_SERIES), so the objects in this directory
+# stay those of the Debian kernel. CIRCBUF_DEBUG_SERIES in the environment
+# does the same for every tool (tests/vm/run --debug, tests/kunit/run).
+DEBUG_SERIES ?= $(or $(CIRCBUF_DEBUG_SERIES),6.12)
+export CIRCBUF_DEBUG_SERIES := $(DEBUG_SERIES)
+DEBUG_MODULE := $(BUILD)/debug-module/$(DEBUG_SERIES)
 DEBUG_MODULE_SRC = Kbuild $(wildcard kmod/*.[ch] dma/*.[ch] uapi/*.h)
 
 debug-kernel:
@@ -84,10 +108,10 @@ debug-module:
 	$(MAKE) -C "$$dk" M=$(DEBUG_MODULE) W=1 modules
 
 # KUnit suites of the ring arithmetic, the DMA descriptor building and the
-# DMA engine (tests/kunit/), for the debug kernel: build/kunit/circbuf_kunit.ko,
+# DMA engine (tests/kunit/), for the debug kernel: build/kunit/SERIES/circbuf_kunit.ko,
 # built with the debug module and from the same headers (the engine suite
 # reads circbuf.ko's private state); tests/kunit/run runs them in the VM.
-KUNIT_MODULE := $(BUILD)/kunit
+KUNIT_MODULE := $(BUILD)/kunit/$(DEBUG_SERIES)
 .PHONY: kunit-module
 kunit-module: debug-module
 	@dk=$$($(CURDIR)/scripts/build-debug-kernel) && \
@@ -112,6 +136,8 @@ check-debug:
 # below a directory and depmod then indexes only that tree (depmod -b, for
 # modprobe -d); DEPMOD=true skips depmod. uninstall removes the same files.
 .PHONY: install uninstall dkms-src dkms-add dkms-install dkms-remove
+# The module to install: this tree's, or one of "make module-for".
+KO           ?= circbuf.ko
 PREFIX       ?= /usr/local
 MANDIR       ?= $(PREFIX)/share/man
 UDEVRULESDIR ?= /etc/udev/rules.d
@@ -129,12 +155,12 @@ DEPMOD_FILES := modules.alias modules.alias.bin modules.builtin.alias.bin \
 	modules.softdep modules.symbols modules.symbols.bin modules.weakdep
 
 install:
-	@test -r circbuf.ko || { echo "make install: circbuf.ko is not built: run 'make' first" >&2; exit 1; }
-	@v=$$($(MODINFO) -F vermagic circbuf.ko | cut -d' ' -f1); [ "$$v" = "$(KVER)" ] || \
-		{ echo "make install: circbuf.ko is built for $$v, not $(KVER): run 'make KVER=$(KVER)' first" >&2; exit 1; }
+	@test -r $(KO) || { echo "make install: $(KO) is not built: run 'make' first" >&2; exit 1; }
+	@v=$$($(MODINFO) -F vermagic $(KO) | cut -d' ' -f1); [ "$$v" = "$(KVER)" ] || \
+		{ echo "make install: $(KO) is built for $$v, not $(KVER): run 'make KVER=$(KVER)' first" >&2; exit 1; }
 	@for t in $(TOOLS); do test -x "$(BUILD)/user/bin/$$t" || \
 		{ echo "make install: $(BUILD)/user/bin/$$t is not built: run 'make' first" >&2; exit 1; }; done
-	install -D -m 0644 circbuf.ko $(MODDIR)/updates/circbuf.ko
+	install -D -m 0644 $(KO) $(MODDIR)/updates/circbuf.ko
 	DESTDIR=$(DEST) cmake --install $(BUILD)/user --prefix $(PREFIX)
 	install -D -m 0644 -t $(DEST)$(MANDIR)/man1 $(TOOLS:%=man/%.1)
 	install -D -m 0644 -t $(DEST)$(MANDIR)/man4 man/circbuf.4

@@ -3,22 +3,34 @@
 #
 # tests/lib.sh - the step helpers shared by tests/check and tests/check-debug
 # (sourced, not run). The caller works in the project's root directory, sets
-# $logs (a directory for the STEP.log files) and starts with passed=0
-# failed=0 failed_steps=() start=$SECONDS. Each helper runs one step, writes
-# its output to $logs/NAME.log, prints a PASS/FAIL line (with the log's tail
-# on failure) and adds to the counts; summary prints the closing lines,
+# $logs (a directory for the STEP.log files), truncates $logs/results.tsv
+# and starts with passed=0 failed=0 failed_steps=() start=$SECONDS. Each
+# helper runs one step, writes its output to $logs/NAME.log, prints a
+# PASS/FAIL line (with the log's tail on failure) and adds to the counts;
+# summary prints the closing lines,
 # "N passed, N failed" last, and fails if anything failed.
 
-# report NAME STATUS PASSED FAILED SECONDS
+# kernel_label RELEASE: the short name steps carry, "6.12.117" for
+# 6.12.117+deb12-amd64, "6.1.0-57" for 6.1.0-57-amd64 (flavours other than
+# the generic one keep theirs: "6.1.0-57-rt").
+kernel_label() {
+	sed -E 's/\+deb1[0-9]+//; s/-amd64$//' <<<"$1"
+}
+
+# report NAME STATUS PASSED FAILED SECONDS: also one line of
+# $logs/results.tsv (name, PASS or FAIL, passed, failed, seconds), which
+# scripts/supported-kernels reads.
 report() {
-	local name=$1 status=$2 np=$3 nf=$4 secs=$5 what=
+	local name=$1 status=$2 np=$3 nf=$4 secs=$5 what= verdict=PASS
 	passed=$((passed + np))
 	failed=$((failed + nf))
 	[ $((np + nf)) -le 1 ] || what=" ($np passed, $nf failed)"
-	if [ "$status" = 0 ] && [ "$nf" = 0 ]; then
-		printf 'PASS  %-34s %4ss%s\n' "$name" "$secs" "$what"
+	[ "$status" = 0 ] && [ "$nf" = 0 ] || verdict=FAIL
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$verdict" "$np" "$nf" "$secs" >> "$logs/results.tsv"
+	if [ "$verdict" = PASS ]; then
+		printf 'PASS  %-40s %4ss%s\n' "$name" "$secs" "$what"
 	else
-		printf 'FAIL  %-34s %4ss%s  log: %s\n' "$name" "$secs" "$what" "$logs/$name.log"
+		printf 'FAIL  %-40s %4ss%s  log: %s\n' "$name" "$secs" "$what" "$logs/$name.log"
 		failed_steps+=("$name")
 		tail -n 25 "$logs/$name.log" | sed 's/^/      | /'
 	fi
