@@ -76,10 +76,12 @@ check:
 demo:
 	@$(CURDIR)/scripts/demo
 
-# circbuf against a pipe, read/write against io_uring, in two VM lanes
-# (scripts/bench); results in $(BUILD)/bench. About 4 minutes.
+# circbuf against a pipe, read/write against io_uring, in two VM lanes on
+# each kernel of the matrix (scripts/bench); results in $(BUILD)/bench,
+# published to docs/bench-results.md and the README (scripts/bench-report;
+# BENCH_PUBLISH=0 keeps them in $(BUILD)). About 8 minutes per kernel.
 .PHONY: bench bench-dma
-bench: module userland
+bench: userland
 	@$(CURDIR)/scripts/bench
 
 # The DMA path against the CPU-copy path over block sizes, in one
