@@ -12,12 +12,16 @@
 #                   matrix (scripts/kernels: KERNELS= the VM kernels,
 #                   BUILD_KERNELS= the build-only ones); prints a summary
 #   make check-debug the VM tests again under the debug kernels of 6.12
-#                   (all of them) and 6.1 (a short lane): KASAN, lockdep,
+#                   (every suite) and 6.1 (a short lane): KASAN, lockdep,
 #                   kmemleak, DMA-API debugging; builds them once
 #   make kernels    print the kernel matrix
+#   make debug-kernel  build the debug kernel once (DEBUG_SERIES=6.1 or 6.12)
+#   make bench      circbuf against the pipe on each VM kernel of the matrix;
+#                   writes docs/bench-results.md and the README's figures
 #   make vm-shell   (not interactive here) see tests/vm/run --help
 #   make install    module, tools, man pages, udev rule (uninstall: the reverse)
 #   make dkms-install  register with DKMS and install for $(KVER) (dkms-remove)
+#   make help       this text
 
 KVER  ?= $(shell $(CURDIR)/scripts/kver)
 KDIR  ?= /lib/modules/$(KVER)/build
@@ -29,6 +33,10 @@ JOBS  ?= $(shell nproc)
 .PHONY: debug-kernel debug-module vm-test-debug check-debug
 
 all: module userland
+
+.PHONY: help
+help:
+	@sed -n '/^#   make /,/^$$/{/^$$/d;s/^# \{0,3\}//;p}' $(firstword $(MAKEFILE_LIST))
 
 deps:
 	@$(CURDIR)/scripts/install-deps
