@@ -23,7 +23,10 @@
 #   make dkms-install  register with DKMS and install for $(KVER) (dkms-remove)
 #   make help       this text
 
-KVER  ?= $(shell $(CURDIR)/scripts/kver)
+# Once, not at every expansion (scripts/kver may print a note).
+ifndef KVER
+KVER  := $(shell $(CURDIR)/scripts/kver)
+endif
 KDIR  ?= /lib/modules/$(KVER)/build
 BUILD ?= $(CURDIR)/build
 CMAKE_BUILD_TYPE ?= RelWithDebInfo
@@ -165,7 +168,7 @@ DEPMOD_FILES := modules.alias modules.alias.bin modules.builtin.alias.bin \
 	modules.softdep modules.symbols modules.symbols.bin modules.weakdep
 
 install:
-	@test -r $(KO) || { echo "make install: $(KO) is not built: run 'make' first" >&2; exit 1; }
+	@test -r $(KO) || { echo "make install: $(KO) is not built: run 'make'$(if $(filter-out circbuf.ko,$(KO)), or 'make module-for KVER=$(KVER)',) first" >&2; exit 1; }
 	@v=$$($(MODINFO) -F vermagic $(KO) | cut -d' ' -f1); [ "$$v" = "$(KVER)" ] || \
 		{ echo "make install: $(KO) is built for $$v, not $(KVER): run 'make KVER=$(KVER)' first" >&2; exit 1; }
 	@for t in $(TOOLS); do test -x "$(BUILD)/user/bin/$$t" || \

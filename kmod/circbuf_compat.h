@@ -70,10 +70,11 @@ static inline void __user *circbuf_iter_iov_addr(const struct iov_iter *iter)
 	return iter->iov->iov_base + iter->iov_offset;
 }
 
+/* As 6.12's: for ITER_UBUF, iov_len is the overlaid ->count. */
 static inline size_t circbuf_iter_iov_len(const struct iov_iter *iter)
 {
 	if (iter_is_ubuf(iter))
-		return iter->count;
+		return iter->count - iter->iov_offset;
 	return iter->iov->iov_len - iter->iov_offset;
 }
 

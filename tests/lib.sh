@@ -74,11 +74,11 @@ tap() {
 	report "$name" "$status" "$np" "$nf" $((SECONDS - t0))
 }
 
-# module_build TARGET: "make TARGET" (module, debug-module), which builds at
-# W=1; warnings are errors, so it must print none.
+# module_build TARGET [VAR=VALUE...]: "make TARGET" (module, debug-module),
+# which builds at W=1; warnings are errors, so it must print none.
 module_build() {
 	local out status=0
-	out=$(make -s "$1" 2>&1) || status=$?
+	out=$(make -s "$@" 2>&1) || status=$?
 	printf '%s\n' "$out"
 	[ "$status" = 0 ] || return "$status"
 	! grep -E 'warning:' <<<"$out"
