@@ -17,7 +17,7 @@
  * @buf:	filled on success; untouched on failure
  * @dev:	device with a DMA mask
  * @size:	bytes, >= 1
- * @seg_shift:	log2 of the segment size, at most MAX_PAGE_ORDER pages above PAGE_SHIFT
+ * @seg_shift:	log2 of the segment size, at most PAGE_SHIFT + MAX_PAGE_ORDER
  *
  * Return: 0 or -ENOMEM.
  */
