@@ -207,6 +207,7 @@ struct Pending {
 	bool odd_flags = false; // rw_flags with unsupported bits
 	bool odd_offset = false;
 	bool bad_vec = false;	// iovec array itself unreadable or invalid
+	bool cancel_aimed = false; // a cancel request may have matched it
 	int expect = 0;		// uring-cmd: the one right result
 	std::unique_ptr<circbuf_stats> st;
 	std::vector<iovec> iov;
@@ -1268,6 +1269,8 @@ void Worker::ring_down(bool cancel_first)
 				io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 				sqe->user_data = 0;
 				io_uring_submit(&ring_);
+				for (auto &[id, q] : pending_)
+					q.cancel_aimed = true;
 			}
 			reap(true);
 		}
@@ -1295,6 +1298,8 @@ io_uring_sqe *Worker::get_sqe()
 			io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 			sqe->user_data = 0;
 			io_uring_submit(&ring_);
+			for (auto &[id, q] : pending_)
+				q.cancel_aimed = true;
 		}
 		reap(true);
 		if (pending_.size() >= kMaxPending)
@@ -1411,11 +1416,21 @@ void Worker::check_cqe(std::uint64_t id, int res)
 		return;
 	}
 	int e = -res;
-	// Not EINTR: io_uring's waits for the device are not interruptible.
 	std::vector<int> ok = {ECANCELED};
+	// EINTR only for a request that a cancel may have caught running: a
+	// signal never reaches the io-wq worker that runs it (workers block
+	// every signal), but cancelling it sets TIF_NOTIFY_SIGNAL on the
+	// worker (io_wq_worker_cancel()), which ends its interruptible wait.
+	if (p.cancel_aimed)
+		ok.push_back(EINTR);
 	if (!(is_read ? p.f.can_read() : p.f.can_write()))
 		ok.push_back(EBADF);
-	if (p.nowait)
+	// EAGAIN with RWF_NOWAIT, and on an O_NONBLOCK file as for read(2):
+	// io_uring retries such a file after poll, but a request that ends
+	// up in an io-wq worker is issued without IOCB_NOWAIT, and there the
+	// file's O_NONBLOCK decides, as it does for a pipe. A shared file's
+	// O_NONBLOCK is toggled by other workers: unknown.
+	if (p.nowait || !p.f.priv || p.f.nonblock)
 		ok.push_back(EAGAIN);
 	if (p.room < p.len || p.room == 0 || p.bad_vec)
 		ok.push_back(EFAULT);
@@ -1426,9 +1441,11 @@ void Worker::check_cqe(std::uint64_t id, int res)
 	if (k == kUringReadv || k == kUringWritev)
 		ok.push_back(ENOMEM);
 	if (std::find(ok.begin(), ok.end(), e) == ok.end())
-		fail("%s of %zu bytes (room %zu%s%s%s) completed with unexpected %s", name,
+		fail("%s of %zu bytes (room %zu%s%s%s, fd %s%s) completed with unexpected %s", name,
 		     p.len, p.room, p.nowait ? ", RWF_NOWAIT" : "",
 		     p.odd_flags ? ", odd rw_flags" : "", p.odd_offset ? ", odd offset" : "",
+		     p.f.priv ? (p.f.nonblock ? "O_NONBLOCK" : "blocking") : "shared",
+		     p.cancel_aimed ? ", a cancel aimed at it" : "",
 		     errname(e).c_str());
 }
 
@@ -1529,6 +1546,12 @@ void Worker::op_uring(Kind k)
 		sqe->off = rng_.next();
 		p.odd_offset = true;
 	}
+	// Straight to an io-wq worker, where a request goes on any kernel
+	// when its inline attempt and its retry after poll both fail: under
+	// contention, and often on PREEMPT_RT, whose mutex_trylock() fails
+	// while another task waits for the lock.
+	if (chance(5))
+		sqe->flags |= IOSQE_ASYNC;
 	submit(sqe, std::move(p));
 }
 
@@ -1622,8 +1645,12 @@ void Worker::op_uring_cancel()
 	if (flags & IORING_ASYNC_CANCEL_FD) {
 		FdRef f = pick_device_fd();
 		io_uring_prep_cancel_fd(sqe, f.fd, flags);
+		for (auto &[id, q] : pending_)
+			q.cancel_aimed |= q.f.fd == f.fd;
 	} else {
 		io_uring_prep_cancel64(sqe, target, flags);
+		for (auto &[id, q] : pending_)
+			q.cancel_aimed |= id == target || (flags & IORING_ASYNC_CANCEL_ANY);
 	}
 	submit(sqe, std::move(p));
 }
