@@ -19,7 +19,23 @@
 #ifndef _CIRCBUF_DMA_ENGINE_H
 #define _CIRCBUF_DMA_ENGINE_H
 
+#include <linux/kconfig.h>
 #include <linux/types.h>
+
+/*
+ * On a kernel without dmaengine (CONFIG_DMA_ENGINE unset) the root Kbuild
+ * builds circbuf_dma_none.c instead of the engine: the functions below
+ * exist, no engine is registered, and every byte moves by CPU copy. The
+ * DMA parameters' descriptions end with CIRCBUF_DMA_PARAM_NOTE, so that
+ * modinfo says they have no effect there.
+ */
+#if IS_ENABLED(CONFIG_DMA_ENGINE)
+#define CIRCBUF_DMA_PARAM_NOTE	""
+#define CIRCBUF_DATA_PATH	"dma+cpu: DMA through circbuf's dmaengine provider, CPU copies below dma_threshold"
+#else
+#define CIRCBUF_DMA_PARAM_NOTE	" [no effect: this kernel has no dmaengine]"
+#define CIRCBUF_DATA_PATH	"cpu: this kernel has no dmaengine, every byte moves by CPU copy"
+#endif
 
 struct dma_chan;
 struct seq_file;

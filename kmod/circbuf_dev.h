@@ -6,6 +6,8 @@
 #ifndef _CIRCBUF_DEV_H
 #define _CIRCBUF_DEV_H
 
+#include <linux/errno.h>
+#include <linux/kconfig.h>
 #include <linux/lockdep.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
@@ -124,6 +126,7 @@ static inline void circbuf_spans(struct circbuf_dev *cb, size_t len,
 		circbuf_ring_write_spans(&cb->ring, len, sp);
 }
 
+#if IS_ENABLED(CONFIG_DMA_ENGINE)
 void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel);
 void circbuf_dma_put(struct circbuf_dev *cb);
 size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len);
@@ -131,5 +134,33 @@ ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
 			 unsigned int timeout_ms, bool interruptible,
 			 bool whole);
+#else
+/*
+ * No dmaengine in this kernel (circbuf_dma_xfer.c is not built): no channel
+ * is ever taken, so @cb->chan stays NULL and every transfer goes by CPU.
+ */
+static inline void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
+{
+}
+
+static inline void circbuf_dma_put(struct circbuf_dev *cb)
+{
+}
+
+static inline size_t circbuf_dma_reach(const struct iov_iter *iter,
+				       size_t len)
+{
+	return 0;
+}
+
+static inline ssize_t circbuf_dma_move(struct circbuf_dev *cb,
+				       struct iov_iter *iter, size_t len,
+				       enum circbuf_dir dir,
+				       unsigned int timeout_ms,
+				       bool interruptible, bool whole)
+{
+	return -ENODEV;
+}
+#endif
 
 #endif /* _CIRCBUF_DEV_H */

@@ -77,17 +77,19 @@ MODULE_PARM_DESC(mode, "Permissions of /dev/circbuf, e.g. 0666 (default 0600)");
 
 static bool use_dma = true;
 module_param(use_dma, bool, 0444);
-MODULE_PARM_DESC(use_dma, "Move data by DMA (default Y); N: CPU copies only");
+MODULE_PARM_DESC(use_dma, "Move data by DMA (default Y); N: CPU copies only" CIRCBUF_DMA_PARAM_NOTE);
 
 static unsigned int dma_threshold = 65536;
 module_param(dma_threshold, uint, 0644);
 MODULE_PARM_DESC(dma_threshold,
-		 "Transfers of at least this many bytes go by DMA; 1: all (default 65536)");
+		 "Transfers of at least this many bytes go by DMA; 1: all (default 65536)"
+		 CIRCBUF_DMA_PARAM_NOTE);
 
 static bool dma_any_channel;
 module_param(dma_any_channel, bool, 0444);
 MODULE_PARM_DESC(dma_any_channel,
-		 "Use any DMA_MEMCPY channel of the system, not only circbuf's own engine (default N)");
+		 "Use any DMA_MEMCPY channel of the system, not only circbuf's own engine (default N)"
+		 CIRCBUF_DMA_PARAM_NOTE);
 
 /* 0 would time every transfer out at once: accept 1 ms to 10 minutes. */
 static int dma_timeout_ms_set(const char *val, const struct kernel_param *kp)
@@ -103,7 +105,8 @@ static const struct kernel_param_ops dma_timeout_ms_ops = {
 static unsigned int dma_timeout_ms = 2000;
 module_param_cb(dma_timeout_ms, &dma_timeout_ms_ops, &dma_timeout_ms, 0644);
 MODULE_PARM_DESC(dma_timeout_ms,
-		 "Terminate a DMA transfer that has not completed after this many ms, 1..600000 (default 2000)");
+		 "Terminate a DMA transfer that has not completed after this many ms, 1..600000 (default 2000)"
+		 CIRCBUF_DMA_PARAM_NOTE);
 
 static char *locking = "split";
 module_param(locking, charp, 0444);
@@ -634,6 +637,8 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 	st->dma_timeouts = cb->dma_timeouts;
 	st->dma_bytes = cb->dma_bytes;
 	st->cpu_bytes = rd->cpu_bytes + wr->cpu_bytes;
+	if (!IS_ENABLED(CONFIG_DMA_ENGINE))
+		st->flags |= CIRCBUF_STATS_NO_DMA;
 }
 
 /* Lock, snapshot, unlock; -ERESTARTSYS if a signal came first. */
@@ -776,6 +781,7 @@ CIRCBUF_STAT_ATTR(dma_failed, u64);
 CIRCBUF_STAT_ATTR(dma_timeouts, u64);
 CIRCBUF_STAT_ATTR(dma_bytes, u64);
 CIRCBUF_STAT_ATTR(cpu_bytes, u64);
+CIRCBUF_STAT_ATTR(flags, u64);
 
 /* In the order of struct circbuf_stats. */
 static struct attribute *circbuf_stats_attrs[] = {
@@ -794,6 +800,7 @@ static struct attribute *circbuf_stats_attrs[] = {
 	&circbuf_stat_dma_timeouts.dattr.attr,
 	&circbuf_stat_dma_bytes.dattr.attr,
 	&circbuf_stat_cpu_bytes.dattr.attr,
+	&circbuf_stat_flags.dattr.attr,
 	NULL
 };
 
@@ -1003,3 +1010,5 @@ module_exit(circbuf_exit);
 MODULE_DESCRIPTION("Bounded pipe in coherent DMA memory: /dev/circbuf");
 MODULE_AUTHOR("The circbuf authors");
 MODULE_LICENSE("GPL");
+/* modinfo -F data_path: how this build moves data. */
+MODULE_INFO(data_path, CIRCBUF_DATA_PATH);

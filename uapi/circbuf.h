@@ -43,6 +43,7 @@
  * @dma_timeouts:	DMA transfers terminated after dma_timeout_ms
  * @dma_bytes:		bytes moved between user memory and the buffer by DMA
  * @cpu_bytes:		bytes moved by CPU copy (copy_to_user/copy_from_user)
+ * @flags:		CIRCBUF_STATS_* bits describing the module (below)
  * @reserved:		zero; room for later fields without a new ioctl
  *
  * Growing the structure: new fields take the place of @reserved entries,
@@ -72,8 +73,18 @@ struct circbuf_stats {
 	__u64 dma_timeouts;
 	__u64 dma_bytes;
 	__u64 cpu_bytes;
-	__u64 reserved[2];
+	__u64 flags;
+	__u64 reserved[1];
 };
+
+/*
+ * @flags of struct circbuf_stats. CIRCBUF_STATS_NO_DMA: the module was
+ * built for a kernel without dmaengine (CONFIG_DMA_ENGINE unset, as in
+ * Debian's cloud kernels); every byte moves by CPU copy, the dma_*
+ * counters stay 0 and the DMA module parameters have no effect. A module
+ * from before @flags existed leaves it 0: those all had DMA.
+ */
+#define CIRCBUF_STATS_NO_DMA	(1ULL << 0)
 
 /* ioctl type byte; 0xB8 is unassigned in ioctl-number.rst. */
 #define CIRCBUF_IOC_MAGIC	0xB8

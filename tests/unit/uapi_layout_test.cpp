@@ -41,7 +41,8 @@ static_assert(offsetof(circbuf_stats, dma_failed) == 80);
 static_assert(offsetof(circbuf_stats, dma_timeouts) == 88);
 static_assert(offsetof(circbuf_stats, dma_bytes) == 96);
 static_assert(offsetof(circbuf_stats, cpu_bytes) == 104);
-static_assert(offsetof(circbuf_stats, reserved) == 112);
+static_assert(offsetof(circbuf_stats, flags) == 112);
+static_assert(offsetof(circbuf_stats, reserved) == 120);
 static_assert(offsetof(circbuf_uring_cmd, stats_addr) == 0);
 static_assert(offsetof(circbuf_uring_cmd, reserved) == 8);
 
@@ -53,7 +54,8 @@ static_assert(sizeof kS.capacity + sizeof kS.used + sizeof kS.available + sizeof
 			      sizeof kS.writes + sizeof kS.bytes_read + sizeof kS.bytes_written +
 			      sizeof kS.readers + sizeof kS.writers + sizeof kS.dma_submitted +
 			      sizeof kS.dma_completed + sizeof kS.dma_failed + sizeof kS.dma_timeouts +
-			      sizeof kS.dma_bytes + sizeof kS.cpu_bytes + sizeof kS.reserved ==
+			      sizeof kS.dma_bytes + sizeof kS.cpu_bytes + sizeof kS.flags +
+			      sizeof kS.reserved ==
 		      sizeof(circbuf_stats),
 	      "struct circbuf_stats has padding");
 constexpr circbuf_uring_cmd kC{};

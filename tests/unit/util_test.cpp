@@ -484,7 +484,7 @@ TEST(StatsFormat, JsonIsOneObjectWithEveryField)
 		  "\"writes\":6,\"bytes_read\":1048576,\"bytes_written\":1048676,"
 		  "\"readers\":2,\"writers\":3,\"dma_submitted\":7,"
 		  "\"dma_completed\":6,\"dma_failed\":1,\"dma_timeouts\":1,"
-		  "\"dma_bytes\":1048576,\"cpu_bytes\":100}");
+		  "\"dma_bytes\":1048576,\"cpu_bytes\":100,\"flags\":0}");
 }
 
 TEST(StatsFormat, JsonPrintsFull64BitValues)
@@ -498,13 +498,21 @@ TEST(StatsFormat, JsonPrintsFull64BitValues)
 TEST(StatsFormat, TableHasOneLinePerField)
 {
 	std::string t = format_stats_table(sample_stats());
-	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 15);
+	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 16);
 	for (const char *name : {"capacity", "used", "available", "reads", "writes",
 				 "bytes_read", "bytes_written", "readers", "writers",
 				 "dma_submitted", "dma_completed", "dma_failed",
-				 "dma_timeouts", "dma_bytes", "cpu_bytes"})
+				 "dma_timeouts", "dma_bytes", "cpu_bytes", "flags"})
 		EXPECT_NE(t.find(std::string(name) + " "), std::string::npos) << name;
 	EXPECT_NE(t.find("(1.0 MiB)"), std::string::npos);
+	EXPECT_EQ(t.find("no-dma"), std::string::npos) << "a module with DMA";
+}
+
+TEST(StatsFormat, TableSaysWhenTheModuleHasNoDma)
+{
+	circbuf_stats s = sample_stats();
+	s.flags = CIRCBUF_STATS_NO_DMA;
+	EXPECT_NE(format_stats_table(s).find("no-dma: kernel without dmaengine"), std::string::npos);
 }
 
 TEST(FormatBytes, PicksTheLargestUnitBelow1024)

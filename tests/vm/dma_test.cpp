@@ -276,6 +276,13 @@ std::vector<std::string> keys(const std::multimap<std::string, pid_t> &m)
 
 class CircbufDma : public CircbufTest {
 protected:
+	void SetUp() override
+	{
+		CircbufTest::SetUp();
+		if (!HasFatalFailure() && !has_dma_)
+			GTEST_SKIP() << "the module has no DMA: built for a kernel without dmaengine";
+	}
+
 	// Loads the module with kDmaDefaults, the harness's other parameters
 	// and overrides. Use as if (!load_dma({...})) return;
 	[[nodiscard]] bool load_dma(const Params &overrides = {})

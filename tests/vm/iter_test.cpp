@@ -191,6 +191,8 @@ TEST_F(CircbufUring, FixedBuffersRoundTripThroughTheRing)
 
 TEST_F(CircbufUring, FixedBuffersGoByDmaWhenAboveTheThreshold)
 {
+	if (!need_dma())
+		return;
 	if (!reload({{"buffer_size", "262144"}, {"use_dma", "1"}, {"dma_threshold", "1"}}))
 		return;
 	Fd rw = open_device(O_RDWR);

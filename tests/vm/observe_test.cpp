@@ -62,6 +62,7 @@ std::vector<std::pair<std::string, uint64_t>> stats_fields(const circbuf_stats &
 		{"dma_timeouts", s.dma_timeouts},
 		{"dma_bytes", s.dma_bytes},
 		{"cpu_bytes", s.cpu_bytes},
+		{"flags", s.flags},
 	};
 }
 
@@ -267,10 +268,11 @@ std::string ensure_tracefs()
 
 // A tracing instance of its own (instances/NAME: a ring buffer and event
 // switches apart from the top-level ones that trace-cmd uses), with the
-// circbuf and circbuf_dma events enabled; removed on destruction.
+// circbuf events enabled, and the engine's circbuf_dma ones where the
+// module has DMA (@dma); removed on destruction.
 class TraceInstance {
 public:
-	TraceInstance() : dir_(std::string(kTracefs) + "/instances/circbuf-vm-test")
+	explicit TraceInstance(bool dma) : dir_(std::string(kTracefs) + "/instances/circbuf-vm-test")
 	{
 		rmdir(dir_.c_str());  // left over by a crashed run
 		if (mkdir(dir_.c_str(), 0755) != 0) {
@@ -279,6 +281,8 @@ public:
 		}
 		created_ = true;
 		for (const char *sys : {"circbuf", "circbuf_dma"}) {
+			if (!dma && std::string_view(sys) == "circbuf_dma")
+				continue;
 			if (auto r = write_file(dir_ + "/events/" + sys + "/enable", "1"); !r) {
 				error_ = r.message();
 				return;
@@ -406,6 +410,8 @@ TEST_F(CircbufObserve, ProcFileShowsTheParametersInEffect)
 
 TEST_F(CircbufObserve, ProcFileShowsTheDmaChannelOnlyWhileTheDeviceIsOpen)
 {
+	if (!need_dma())
+		return;
 	if (!reload({{"use_dma", "1"}}))
 		return;
 	auto proc = read_proc();
@@ -436,11 +442,16 @@ TEST_F(CircbufObserve, ProcFileShowsNoChannelWithUseDmaOff)
 	ASSERT_TRUE(proc);
 	EXPECT_EQ(proc->at("dma.channel"), "none");
 	EXPECT_EQ(proc->at("param.use_dma"), "0");
-	EXPECT_EQ(proc->at("engine.chan0.in_use"), "0");
+	if (has_dma_)
+		EXPECT_EQ(proc->at("engine.chan0.in_use"), "0");
+	else
+		EXPECT_EQ(proc->at("engine.device"), "none");
 }
 
 TEST_F(CircbufObserve, ProcFileDmaCountersAgreeWithTheIoctlAndTheEngine)
 {
+	if (!need_dma())
+		return;
 	if (!reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
@@ -469,6 +480,8 @@ TEST_F(CircbufObserve, ProcFileDmaCountersAgreeWithTheIoctlAndTheEngine)
 
 TEST_F(CircbufObserve, ProcFileCountsAnInjectedEngineFailure)
 {
+	if (!need_dma())
+		return;
 	if (!reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
@@ -559,6 +572,8 @@ TEST_F(CircbufObserve, SysfsAttributesAgreeWithTheIoctl)
 
 TEST_F(CircbufObserve, SysfsDmaAttributesAgreeWithTheIoctlAfterDma)
 {
+	if (!need_dma())
+		return;
 	if (!reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
@@ -583,8 +598,10 @@ TEST_F(CircbufObserveTrace, EventsAreListedInTracefs)
 	EXPECT_EQ(dir_entries(events + "circbuf"),
 		  (std::vector<std::string>{"circbuf_block", "circbuf_read", "circbuf_wake", "circbuf_write", "enable",
 					    "filter"}));
-	EXPECT_EQ(dir_entries(events + "circbuf_dma"),
-		  (std::vector<std::string>{"cbdma_complete", "cbdma_error", "cbdma_submit", "enable", "filter"}));
+	// The engine's events exist only where the module has DMA.
+	const std::vector<std::string> dma_events = {"cbdma_complete", "cbdma_error", "cbdma_submit", "enable",
+						     "filter"};
+	EXPECT_EQ(dir_entries(events + "circbuf_dma"), has_dma_ ? dma_events : std::vector<std::string>());
 	// The side is printed by name: its enum values must be resolved.
 	auto fmt = read_text_file((events + "circbuf/circbuf_block/format").c_str());
 	ASSERT_TRUE(fmt);
@@ -597,7 +614,7 @@ TEST_F(CircbufObserveTrace, ReadAndWriteEventsCarryTheByteCounts)
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	TraceInstance trace;
+	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
 
 	const std::vector<uint8_t> data = pattern(0, 1000);
@@ -635,7 +652,7 @@ TEST_F(CircbufObserveTrace, BlockedReaderIsTracedAsBlockedThenWoken)
 	Fd r = open_device(O_RDONLY);
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	ASSERT_TRUE(r.ok() && w.ok()) << std::strerror(errno);
-	TraceInstance trace;
+	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
 
 	Background<Io> reader([&] {
@@ -684,7 +701,7 @@ TEST_F(CircbufObserveTrace, BlockedWriterIsTracedAsBlockedThenWoken)
 			left -= n;
 		}
 	}
-	TraceInstance trace;
+	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
 
 	Background<Io> writer([&] { return sys_write(w.get(), "x", 1); });
@@ -714,11 +731,13 @@ TEST_F(CircbufObserveTrace, BlockedWriterIsTracedAsBlockedThenWoken)
 
 TEST_F(CircbufObserveTrace, DmaDescriptorEventsMatchTheCounters)
 {
+	if (!need_dma())
+		return;
 	if (!need_tracefs() || !reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	TraceInstance trace;
+	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(round_trip(rw.get(), 20000));
@@ -759,11 +778,13 @@ TEST_F(CircbufObserveTrace, DmaDescriptorEventsMatchTheCounters)
 
 TEST_F(CircbufObserveTrace, InjectedEngineFailureIsTracedAsAnError)
 {
+	if (!need_dma())
+		return;
 	if (!need_tracefs() || !reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	TraceInstance trace;
+	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
 	alignas(4096) static uint8_t page[4096];  // one descriptor
 	ASSERT_TRUE(write_file(kFailNth, "1"));
@@ -786,7 +807,7 @@ TEST_F(CircbufObserveTrace, TraceCmdRecordsAndReportsTheEvents)
 	const std::string trace_cmd = find_program("trace-cmd");
 	if (trace_cmd.empty())
 		GTEST_SKIP() << "trace-cmd is not installed (apt-get install trace-cmd)";
-	if (!need_tracefs() || !reload(kAllByDma))
+	if (!need_dma() || !need_tracefs() || !reload(kAllByDma))
 		return;
 	char dir[] = "/tmp/circbuf-trace-XXXXXX";
 	ASSERT_NE(mkdtemp(dir), nullptr) << std::strerror(errno);
@@ -870,9 +891,14 @@ TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 	const bool off = write_file(control, "module circbuf -p");
 	const std::string text = log.read_new();
 	ASSERT_TRUE(off);
-	EXPECT_NE(text.find("first open: DMA channel dma"), std::string::npos) << text;
 	EXPECT_NE(text.find("open rw by circbuf-vm-test"), std::string::npos) << text;
 	EXPECT_NE(text.find("close rw by circbuf-vm-test"), std::string::npos) << text;
+	if (!has_dma_) {
+		// Without dmaengine: no channel, no engine to report one.
+		EXPECT_NE(text.find("first open: DMA channel none"), std::string::npos) << text;
+		return;
+	}
+	EXPECT_NE(text.find("first open: DMA channel dma"), std::string::npos) << text;
 	EXPECT_NE(text.find("last close: releasing DMA channel dma"), std::string::npos) << text;
 	EXPECT_NE(text.find("taken by a client"), std::string::npos) << "the engine's own message: " << text;
 
@@ -882,6 +908,51 @@ TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	}
 	EXPECT_EQ(log.read_new().find("open rw by"), std::string::npos);
+}
+
+// ---- kernels without dmaengine ---------------------------------------------
+
+// A module built for a kernel without dmaengine (Debian's cloud flavour)
+// says so in every place a user looks: the stats' flags, /proc/circbuf,
+// modinfo and one line at load; and moves even DMA-sized transfers by CPU.
+// A module with DMA says the opposite in each. One test for both builds,
+// so that each lane checks the one it has.
+TEST_F(CircbufObserve, EveryViewAgreesOnWhetherTheModuleHasDma)
+{
+	KernelLog log;
+	ASSERT_TRUE(log.ok()) << "/dev/kmsg: " << std::strerror(errno);
+	if (!reload(kAllByDma))
+		return;
+	const std::string load_text = log.read_new();
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	const circbuf_stats before = get_stats(rw.get());
+	const bool no_dma = before.flags & CIRCBUF_STATS_NO_DMA;
+	EXPECT_EQ(before.flags & ~CIRCBUF_STATS_NO_DMA, 0u) << "unknown flags";
+
+	EXPECT_EQ(load_text.find("this kernel has no dmaengine") != std::string::npos, no_dma) << load_text;
+	const auto proc = read_proc();
+	ASSERT_TRUE(proc);
+	EXPECT_EQ(proc->at("flags"), no_dma ? "1" : "0");
+	EXPECT_EQ(proc->at("engine.device") == "none", no_dma);
+	if (module_path()) {
+		const std::string modinfo = find_program("modinfo");
+		ASSERT_FALSE(modinfo.empty());
+		const Command mi = run_command({modinfo, "-F", "data_path", module_path()}, 30s);
+		EXPECT_EQ(mi.output.starts_with("cpu:"), no_dma) << mi.output;
+		EXPECT_EQ(mi.output.starts_with("dma+cpu:"), !no_dma) << mi.output;
+	}
+
+	std::vector<uint8_t> data(4000, 0x5a);
+	ASSERT_EQ(sys_write(rw.get(), data.data(), data.size()), ok(4000));
+	ASSERT_EQ(read_bytes(rw.get(), 4000), data);
+	const circbuf_stats after = get_stats(rw.get());
+	EXPECT_EQ(after.flags, before.flags);
+	EXPECT_EQ(after.dma_bytes - before.dma_bytes, no_dma ? 0u : 8000u);
+	EXPECT_EQ(after.cpu_bytes - before.cpu_bytes, no_dma ? 8000u : 0u);
+	if (no_dma) {
+		EXPECT_EQ(after.dma_submitted, 0u);
+	}
 }
 
 }  // namespace

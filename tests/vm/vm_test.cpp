@@ -427,6 +427,7 @@ void CircbufTest::SetUp()
 	ASSERT_EQ(s.writers, 0u) << "an earlier test left a file of the device open";
 	ASSERT_GT(s.capacity, 0u);
 	capacity_ = s.capacity;
+	has_dma_ = !(s.flags & CIRCBUF_STATS_NO_DMA);
 }
 
 void CircbufTest::TearDown()
@@ -460,6 +461,14 @@ bool CircbufTest::need_capacity(uint64_t n)
 	if (capacity_ >= n)
 		return true;
 	[this, n] { GTEST_SKIP() << "needs a capacity of at least " << n << ", loaded with " << capacity_; }();
+	return false;
+}
+
+bool CircbufTest::need_dma()
+{
+	if (has_dma_)
+		return true;
+	[] { GTEST_SKIP() << "the module has no DMA: built for a kernel without dmaengine"; }();
 	return false;
 }
 

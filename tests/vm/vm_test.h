@@ -260,7 +260,13 @@ protected:
 	// False, skipping the test, when the loaded capacity is below n.
 	[[nodiscard]] bool need_capacity(uint64_t n);
 
+	// False, skipping the test, when the module moves data by CPU only:
+	// built for a kernel without dmaengine (CIRCBUF_STATS_NO_DMA).
+	[[nodiscard]] bool need_dma();
+
 	uint64_t capacity_ = 0;
+	// The module has its DMA engine (no CIRCBUF_STATS_NO_DMA).
+	bool has_dma_ = true;
 };
 
 }  // namespace circbuf_vm

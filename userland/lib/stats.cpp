@@ -41,6 +41,8 @@ std::string format_stats_table(const circbuf_stats &s)
 				 static_cast<unsigned long long>(v));
 		if (is_bytes && v >= 1024)
 			out += "  (" + format_bytes(v) + ")";
+		if (name == "flags" && (v & CIRCBUF_STATS_NO_DMA))
+			out += "  (no-dma: kernel without dmaengine, CPU copies only)";
 		out += '\n';
 	});
 	return out;

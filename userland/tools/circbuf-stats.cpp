@@ -26,7 +26,8 @@ Options parse_options(int argc, char **argv)
 		       "(default /dev/circbuf):\ncapacity, used, available, reads, "
 		       "writes, bytes_read, bytes_written,\nreaders, writers, and "
 		       "the DMA counters dma_submitted, dma_completed,\ndma_failed, "
-		       "dma_timeouts, dma_bytes and cpu_bytes. The tool opens the\n"
+		       "dma_timeouts, dma_bytes and cpu_bytes, and flags (1: no-dma, a\n"
+		       "module built for a kernel without dmaengine). The tool opens the\n"
 		       "device read-only, so its own open file is counted in readers.",
 		       "Exit status: 0 success, 1 the device could not be opened "
 		       "or queried,\n2 bad command line.");

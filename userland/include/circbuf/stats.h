@@ -34,6 +34,7 @@ void for_each_stat(const circbuf_stats &s, F &&f)
 	f(std::string_view("dma_timeouts"), std::uint64_t(s.dma_timeouts));
 	f(std::string_view("dma_bytes"), std::uint64_t(s.dma_bytes));
 	f(std::string_view("cpu_bytes"), std::uint64_t(s.cpu_bytes));
+	f(std::string_view("flags"), std::uint64_t(s.flags));
 }
 
 // One "name  value" line per field; byte counts also in KiB/MiB/GiB.
