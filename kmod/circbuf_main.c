@@ -77,7 +77,8 @@ MODULE_PARM_DESC(mode, "Permissions of /dev/circbuf, e.g. 0666 (default 0600)");
 
 static bool use_dma = true;
 module_param(use_dma, bool, 0444);
-MODULE_PARM_DESC(use_dma, "Move data by DMA (default Y); N: CPU copies only" CIRCBUF_DMA_PARAM_NOTE);
+MODULE_PARM_DESC(use_dma,
+		 "Move data by DMA (default Y); N: CPU copies only" CIRCBUF_DMA_PARAM_NOTE);
 
 static unsigned int dma_threshold = 65536;
 module_param(dma_threshold, uint, 0644);

@@ -14,6 +14,7 @@
 #ifndef _UAPI_CIRCBUF_H
 #define _UAPI_CIRCBUF_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -74,7 +75,7 @@ struct circbuf_stats {
 	__u64 dma_bytes;
 	__u64 cpu_bytes;
 	__u64 flags;
-	__u64 reserved[1];
+	__u64 reserved;
 };
 
 /*
@@ -84,7 +85,7 @@ struct circbuf_stats {
  * counters stay 0 and the DMA module parameters have no effect. A module
  * from before @flags existed leaves it 0: those all had DMA.
  */
-#define CIRCBUF_STATS_NO_DMA	(1ULL << 0)
+#define CIRCBUF_STATS_NO_DMA	_BITULL(0)
 
 /* ioctl type byte; 0xB8 is unassigned in ioctl-number.rst. */
 #define CIRCBUF_IOC_MAGIC	0xB8

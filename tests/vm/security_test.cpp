@@ -332,7 +332,7 @@ TEST_F(CircbufPrivacy, StatsIoctlWritesExactlyTheStructureWithNoStaleBytes)
 	circbuf_stats st;
 	std::memcpy(&st, buf.data(), sizeof(st));
 	EXPECT_EQ(st.flags & ~CIRCBUF_STATS_NO_DMA, 0u);
-	EXPECT_EQ(st.reserved[0], 0u);
+	EXPECT_EQ(st.reserved, 0u);
 	EXPECT_EQ(st.capacity, capacity_);
 	// No field kept the fill pattern: every byte was written.
 	const uint64_t aa = 0xAAAAAAAAAAAAAAAAull;
@@ -378,7 +378,7 @@ TEST_F(CircbufPrivacy, UringCmdStatsWriteExactlyTheStructure)
 	circbuf_stats st;
 	std::memcpy(&st, buf.data(), sizeof(st));
 	EXPECT_EQ(st.flags & ~CIRCBUF_STATS_NO_DMA, 0u);
-	EXPECT_EQ(st.reserved[0], 0u);
+	EXPECT_EQ(st.reserved, 0u);
 	EXPECT_EQ(st.capacity, capacity_);
 }
 

@@ -503,9 +503,10 @@ void Worker::check_stats(const circbuf_stats &s, const FdRef &f, const char *via
 		fail("%s: readers 0 while this readable file is open", via);
 	if (f.can_write() && s.writers == 0)
 		fail("%s: writers 0 while this writable file is open", via);
-	for (auto r : s.reserved)
-		if (r)
-			fail("%s: reserved field is %llu, not 0", via, (unsigned long long)r);
+	if (s.reserved)
+		fail("%s: reserved field is %llu, not 0", via, (unsigned long long)s.reserved);
+	if (s.flags & ~CIRCBUF_STATS_NO_DMA)
+		fail("%s: unknown flags %#llx", via, (unsigned long long)s.flags);
 	if (!monotonic)
 		return;
 	if (have_last_) {
