@@ -208,6 +208,7 @@ struct Pending {
 	bool odd_offset = false;
 	bool bad_vec = false;	// iovec array itself unreadable or invalid
 	bool cancel_aimed = false; // a cancel request may have matched it
+	bool nonblock_toggled = false; // its private file's O_NONBLOCK changed since
 	int expect = 0;		// uring-cmd: the one right result
 	std::unique_ptr<circbuf_stats> st;
 	std::vector<iovec> iov;
@@ -277,6 +278,13 @@ private:
 	void submit(io_uring_sqe *sqe, Pending p);
 	void reap(bool wait);
 	void check_cqe(std::uint64_t id, int res);
+	// A request in flight meets its file's O_NONBLOCK as it is when the
+	// request runs, not as it was at submission: mark those on @fd.
+	void nonblock_toggled(int fd)
+	{
+		for (auto &[id, q] : pending_)
+			q.nonblock_toggled |= q.f.priv && q.f.fd == fd;
+	}
 	std::vector<iovec> make_iov(size_t &total, size_t &room, bool &bad, bool &efault,
 				    bool is_read);
 	size_t accessible(const void *p, bool is_read) const;
@@ -1009,8 +1017,10 @@ void Worker::op_ioctl_generic()
 		expect_errno(kIoctlGeneric, r, e, {EBADF}, "bad fd");
 		return;
 	}
-	if (cmd == FIONBIO && r == 0 && f.priv)
+	if (cmd == FIONBIO && r == 0 && f.priv) {
 		fds_[f.slot].nonblock = v;
+		nonblock_toggled(f.fd);
+	}
 	if (cmd == FIOQSIZE) {
 		if (r >= 0) {
 			count(kIoctlGeneric, 0);
@@ -1229,8 +1239,10 @@ void Worker::op_fcntl()
 			return;
 		}
 		expect_errno(kFcntl, r, e, {}, "F_SETFL O_NONBLOCK");
-		if (r == 0 && f.priv)
+		if (r == 0 && f.priv) {
 			fds_[f.slot].nonblock = nfl & O_NONBLOCK;
+			nonblock_toggled(f.fd);
+		}
 		return;
 	}
 	}
@@ -1431,7 +1443,7 @@ void Worker::check_cqe(std::uint64_t id, int res)
 	// up in an io-wq worker is issued without IOCB_NOWAIT, and there the
 	// file's O_NONBLOCK decides, as it does for a pipe. A shared file's
 	// O_NONBLOCK is toggled by other workers: unknown.
-	if (p.nowait || !p.f.priv || p.f.nonblock)
+	if (p.nowait || !p.f.priv || p.f.nonblock || p.nonblock_toggled)
 		ok.push_back(EAGAIN);
 	if (p.room < p.len || p.room == 0 || p.bad_vec)
 		ok.push_back(EFAULT);
