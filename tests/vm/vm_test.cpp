@@ -15,9 +15,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace circbuf_vm {
 
@@ -428,6 +430,12 @@ void CircbufTest::SetUp()
 	ASSERT_GT(s.capacity, 0u);
 	capacity_ = s.capacity;
 	has_dma_ = !(s.flags & CIRCBUF_STATS_NO_DMA);
+	// The lane knows which build it loaded (tests/check): a module that
+	// claims the wrong one would skip, or fail, every DMA test.
+	if (const char *want = getenv("CIRCBUF_EXPECT_DMA")) {
+		ASSERT_EQ(has_dma_, std::string_view(want) == "1")
+			<< "CIRCBUF_EXPECT_DMA=" << want << ", the module's flags are " << s.flags;
+	}
 }
 
 void CircbufTest::TearDown()
