@@ -43,7 +43,6 @@
 #include "circbuf_dma_trace.h"
 
 #define CBDMA_DRIVER_NAME	"circbuf-dma"
-#define CBDMA_MAX_CHANNELS	16
 
 static unsigned int dma_channels = 1;
 module_param(dma_channels, uint, 0444);
@@ -487,9 +486,9 @@ bool circbuf_dma_engine_filter(struct dma_chan *chan, void *param)
 
 int __init circbuf_dma_engine_register(void)
 {
-	if (dma_channels < 1 || dma_channels > CBDMA_MAX_CHANNELS) {
+	if (dma_channels < 1 || dma_channels > CIRCBUF_DMA_MAX_CHANNELS) {
 		pr_err("dma_channels=%u is out of range: it must be 1..%u\n",
-		       dma_channels, CBDMA_MAX_CHANNELS);
+		       dma_channels, CIRCBUF_DMA_MAX_CHANNELS);
 		return -EINVAL;
 	}
 	cbdma_pdev = platform_create_bundle(&cbdma_driver, cbdma_probe,

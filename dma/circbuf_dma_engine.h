@@ -19,7 +19,6 @@
 #ifndef _CIRCBUF_DMA_ENGINE_H
 #define _CIRCBUF_DMA_ENGINE_H
 
-#include <linux/kconfig.h>
 #include <linux/types.h>
 
 /*
@@ -39,6 +38,9 @@
 
 struct dma_chan;
 struct seq_file;
+
+/* The dma_channels parameter's upper bound. */
+#define CIRCBUF_DMA_MAX_CHANNELS	16
 
 int circbuf_dma_engine_register(void);
 void circbuf_dma_engine_unregister(void);

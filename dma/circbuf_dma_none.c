@@ -21,7 +21,8 @@
 
 static unsigned int dma_channels = 1;
 module_param(dma_channels, uint, 0444);
-MODULE_PARM_DESC(dma_channels, "Channels of the emulated DMA engine" CIRCBUF_DMA_PARAM_NOTE);
+MODULE_PARM_DESC(dma_channels,
+		 "Channels of the emulated DMA engine, 1..16" CIRCBUF_DMA_PARAM_NOTE);
 
 static unsigned int dma_latency_us;
 module_param(dma_latency_us, uint, 0444);
@@ -47,6 +48,12 @@ bool circbuf_dma_engine_filter(struct dma_chan *chan, void *param)
 
 int __init circbuf_dma_engine_register(void)
 {
+	/* The engine's bounds: a command line loads everywhere or nowhere. */
+	if (dma_channels < 1 || dma_channels > CIRCBUF_DMA_MAX_CHANNELS) {
+		pr_err("dma_channels=%u is out of range: it must be 1..%u\n",
+		       dma_channels, CIRCBUF_DMA_MAX_CHANNELS);
+		return -EINVAL;
+	}
 	pr_info("this kernel has no dmaengine (CONFIG_DMA_ENGINE is not set): data moves by CPU copies, the DMA parameters have no effect\n");
 	return 0;
 }

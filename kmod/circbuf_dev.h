@@ -7,7 +7,6 @@
 #define _CIRCBUF_DEV_H
 
 #include <linux/errno.h>
-#include <linux/kconfig.h>
 #include <linux/lockdep.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
@@ -137,7 +136,8 @@ ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 #else
 /*
  * No dmaengine in this kernel (circbuf_dma_xfer.c is not built): no channel
- * is ever taken, so @cb->chan stays NULL and every transfer goes by CPU.
+ * is ever taken, so @cb->chan stays NULL and every transfer goes by CPU;
+ * were circbuf_dma_move() called all the same, -ENODEV sends it to the CPU.
  */
 static inline void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 {

@@ -293,10 +293,12 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 					     READ_ONCE(dma_timeout_ms), !nowait,
 					     whole);
 			/*
-			 * Memory DMA cannot reach, or the channel is busy
-			 * with the other side: the CPU path decides.
+			 * Memory DMA cannot reach, the channel is busy with
+			 * the other side, or there is no DMA at all (a kernel
+			 * without dmaengine): the CPU path decides.
 			 */
-			by_dma = n != -EFAULT && n != -ENOMEM && n != -EBUSY;
+			by_dma = n != -EFAULT && n != -ENOMEM && n != -EBUSY &&
+				 n != -ENODEV;
 			if (!by_dma)
 				dev_dbg(cb->dev, "DMA of %zu bytes not set up (%pe): CPU copy\n",
 					batch, ERR_PTR(n));

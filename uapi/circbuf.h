@@ -52,7 +52,9 @@
  * binary built before a field existed never reads it; one built after
  * reads 0 from an older module, which zeroes the reserved space. The DMA
  * counters came that way: dma_bytes + cpu_bytes == bytes_read +
- * bytes_written.
+ * bytes_written. So did @flags, which took the first of the two words that
+ * were "__u64 reserved[2]": source that indexed reserved[] needs the one
+ * word @reserved now; the layout is the same.
  *
  * All counters are taken under the device lock, so one snapshot is
  * consistent: @used == @bytes_written - @bytes_read and
