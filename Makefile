@@ -10,7 +10,8 @@
 #   make demo       set up, boot the VM, show /dev/circbuf at work
 #   make check      set up, then every test (host, lint, VM) on the kernel
 #                   matrix (scripts/kernels: KERNELS= the VM kernels,
-#                   BUILD_KERNELS= the build-only ones); prints a summary
+#                   RT_KERNELS= and CLOUD_KERNELS= those of the RT and cloud
+#                   lanes, BUILD_KERNELS= the build-only ones); prints a summary
 #   make check-debug the VM tests again under the debug kernels of 6.12
 #                   (every suite) and 6.1 (a short lane): KASAN, lockdep,
 #                   kmemleak, DMA-API debugging; builds them once
@@ -60,6 +61,8 @@ module-for:
 kernels:
 	@echo "build: $$($(CURDIR)/scripts/kernels --build | tr '\n' ' ')"
 	@echo "VM:    $$($(CURDIR)/scripts/kernels --vm | tr '\n' ' ')"
+	@echo "RT:    $$($(CURDIR)/scripts/kernels --rt | tr '\n' ' ')"
+	@echo "cloud: $$($(CURDIR)/scripts/kernels --cloud | tr '\n' ' ')"
 
 $(BUILD)/user/CMakeCache.txt:
 	cmake -S $(CURDIR) -B $(BUILD)/user -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE)
