@@ -209,6 +209,7 @@ struct Pending {
 	bool bad_vec = false;	// iovec array itself unreadable or invalid
 	bool cancel_aimed = false; // a cancel request may have matched it
 	bool nonblock_toggled = false; // its private file's O_NONBLOCK changed since
+	bool fd_closed = false;	// its private fd was closed while in flight
 	int expect = 0;		// uring-cmd: the one right result
 	std::unique_ptr<circbuf_stats> st;
 	std::vector<iovec> iov;
@@ -664,6 +665,11 @@ void Worker::op_close()
 	size_t i = rnd(fds_.size());
 	int fd = fds_[i].fd.release();
 	fds_.erase(fds_.begin() + i);
+	// An IOSQE_ASYNC request looks its fd up only when an io-wq worker
+	// runs it: by then the number may name another file of ours (a new
+	// ring, a pipe, another open), and any result is io_uring's right.
+	for (auto &[id, q] : pending_)
+		q.fd_closed |= q.f.priv && q.f.fd == fd;
 	long r = ::close(fd);
 	int e = errno;
 	count(kClose, r < 0 ? e : 0);
@@ -1410,6 +1416,8 @@ void Worker::check_cqe(std::uint64_t id, int res)
 	// Reads and writes.
 	const bool is_read = k == kUringRead || k == kUringReadv || k == kUringReadFixed;
 	count(k, res < 0 ? -res : 0);
+	if (p.fd_closed)
+		return;
 	if (res >= 0) {
 		const bool mode_ok = is_read ? p.f.can_read() : p.f.can_write();
 		if (!mode_ok)
