@@ -32,7 +32,23 @@ report() {
 	else
 		printf 'FAIL  %-40s %4ss%s  log: %s\n' "$name" "$secs" "$what" "$logs/$name.log"
 		failed_steps+=("$name")
-		tail -n 25 "$logs/$name.log" | sed 's/^/      | /'
+		excerpt "$logs/$name.log" | sed 's/^/      | /'
+	fi
+}
+
+# excerpt LOG: what a failed step's line shows of its log. Where
+# tests/vm/run showed a kernel report, its first 30 lines (the report's
+# headline and call trace, which the panic's register dumps would push out
+# of the end) and the last 5; else the last 25 lines.
+excerpt() {
+	local at
+	at=$(grep -anm1 '^---- kernel log (' "$1" | cut -d: -f1)
+	if [ -n "$at" ]; then
+		sed -n "$at,$((at + 29))p" "$1"
+		echo "[...]"
+		tail -n 5 "$1"
+	else
+		tail -n 25 "$1"
 	fi
 }
 
