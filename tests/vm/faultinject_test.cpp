@@ -385,8 +385,9 @@ protected:
 	void SetUp() override
 	{
 		CircbufTest::SetUp();
-		if (!HasFatalFailure() && !has_dma_)
-			GTEST_SKIP() << "the module has no DMA: built for a kernel without dmaengine";
+		// A skip here skips the test's body.
+		if (!HasFatalFailure())
+			(void)need_dma();
 	}
 
 	Fd open_or_fail(int flags)
