@@ -12,9 +12,9 @@
 #                   matrix (scripts/kernels: KERNELS= the VM kernels,
 #                   RT_KERNELS= and CLOUD_KERNELS= those of the RT and cloud
 #                   lanes, BUILD_KERNELS= the build-only ones); prints a summary
-#   make check-debug the VM tests again under the debug kernels of 6.12
-#                   (every suite) and 6.1 (a short lane): KASAN, lockdep,
-#                   kmemleak, DMA-API debugging; builds them once
+#   make check-debug the VM tests again under the debug kernel of 6.12
+#                   (DEBUG_LANES="6.12:full 6.1:short" adds 6.1's): KASAN,
+#                   lockdep, kmemleak, DMA-API debugging; builds it once
 #   make kernels    print the kernel matrix
 #   make debug-kernel  build the debug kernel once (DEBUG_SERIES=6.1 or 6.12)
 #   make bench      circbuf against the pipe on each VM kernel of the matrix;
