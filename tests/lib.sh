@@ -17,6 +17,14 @@ kernel_label() {
 	sed -E 's/\+deb1[0-9]+//; s/-amd64$//' <<<"$1"
 }
 
+# The device suite again with other module parameters: without the tests
+# that load parameters of their own whatever the harness passed (the DMA
+# tests, the refused loads) or that would only repeat the run with the
+# defaults (the tracepoints). repeat_filter_dma keeps the DMA tests.
+repeat_skip='*CircbufParamRefused*:*CircbufLoadRefused*:CircbufObserveTrace*'
+repeat_filter="-CircbufDma*:$repeat_skip"
+repeat_filter_dma="-$repeat_skip"
+
 # report NAME STATUS PASSED FAILED SECONDS: also one line of
 # $logs/results.tsv (name, PASS or FAIL, passed, failed, seconds), which
 # scripts/supported-kernels reads.
