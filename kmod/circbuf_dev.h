@@ -11,6 +11,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/seqlock.h>
 #include <linux/wait.h>
 
 #include "circbuf_dma_buf.h"
@@ -32,11 +33,59 @@ enum circbuf_dir {
  *		stored data
  * @bytes:	bytes delivered to readers, or stored by writers
  * @cpu_bytes:	of those, bytes moved by CPU copy
+ *
+ * Written under circbuf_dev::stats_lock, with the ring position they
+ * count.
  */
 struct circbuf_side_stats {
 	u64 calls;
 	u64 bytes;
 	u64 cpu_bytes;
+};
+
+/* Bit of circbuf_side::flags: see circbuf_lock_io() in circbuf_main.c. */
+#define CIRCBUF_SIDE_CONTENDED	0
+
+/**
+ * struct circbuf_side - what the callers of one side share
+ * @lock:	serialises them. A mutex: copy_{to,from}_user() may fault and
+ *		a DMA transfer is waited for, both sleep. With locking=single
+ *		the readers' side's lock serialises writers too.
+ * @flags:	CIRCBUF_SIDE_CONTENDED: an IOCB_NOWAIT caller found @lock
+ *		held; whoever unlocks it next wakes the pollers. Atomic bit
+ *		operations, no lock.
+ * @stats:	the side's counters (written under @lock and
+ *		circbuf_dev::stats_lock)
+ *
+ * Each side in cache lines of its own: a reader and a writer that run at
+ * once write the same line only to commit (circbuf_dev::stats_lock) and
+ * to wake each other.
+ */
+struct circbuf_side {
+	/* protects @stats and this side's ring position (see above) */
+	struct mutex lock;
+	unsigned long flags;
+	struct circbuf_side_stats stats;
+} ____cacheline_aligned_in_smp;
+
+/**
+ * struct circbuf_dma_stats - the DMA data path's counters
+ * @submitted:	descriptors submitted
+ * @completed:	descriptors completed without error
+ * @failed:	descriptors that failed or were aborted
+ * @timeouts:	transfers terminated after dma_timeout_ms
+ * @bytes:	bytes moved by DMA, counted when committed to the ring
+ *
+ * Written under circbuf_dev::stats_lock: the descriptors when a transfer
+ * ends, all at once, so that a snapshot has @completed + @failed ==
+ * @submitted; @bytes with the ring position, as the sides' counters.
+ */
+struct circbuf_dma_stats {
+	u64 submitted;
+	u64 completed;
+	u64 failed;
+	u64 timeouts;
+	u64 bytes;
 };
 
 /**
@@ -49,32 +98,44 @@ struct circbuf_side_stats {
  * @split:		locking=split: readers and writers have locks of
  *			their own and copy in parallel; fixed
  * @proc:		/proc/circbuf; fixed from probe to remove
- * @wr_lock:		serialises writers when @split; unused otherwise
- * @rd_lock:		serialises readers, and writers too unless @split
+ * @side:		[CIRCBUF_TO_RING] the writers', [CIRCBUF_TO_USER] the
+ *			readers'; circbuf_side_lock() names the lock of each
  * @ring:		positions in @buf: @ring.prod is the writers' (their
- *			lock), @ring.cons the readers' (@rd_lock); see
- *			circbuf_ring.h for how each side reads the other's
- * @opens:		open files (both locks to change, either to read)
- * @readers:		open files with FMODE_READ (both locks, either)
- * @writers:		open files with FMODE_WRITE (both locks, either)
- * @chan:		DMA channel while the device is open, or NULL for the
- *			CPU copy path (both locks, either)
- * @side:		counters of writers ([CIRCBUF_TO_RING], their lock)
- *			and readers ([CIRCBUF_TO_USER], @rd_lock)
+ *			lock), @ring.cons the readers' (theirs); see
+ *			circbuf_ring.h for how each side reads the other's.
+ *			Committed under @stats_lock too.
+ * @open_lock:		serialises open and release; never held across a
+ *			copy or a wait for another task
+ * @opens:		open files (@open_lock)
+ * @readers:		open files with FMODE_READ (@open_lock to change;
+ *			read with no lock, for the stats)
+ * @writers:		open files with FMODE_WRITE (@open_lock to change;
+ *			stored with release and loaded with acquire by
+ *			readers deciding on end of file, see circbuf_read())
+ * @chan:		DMA channel while any file is open, or NULL for the
+ *			CPU copy path. Set by the first open and cleared by
+ *			the last release (@open_lock); I/O reads it with no
+ *			lock, on a file whose open came after the set and
+ *			whose release comes after the I/O, so it holds still
  * @dma_lock:		one DMA transfer at a time on @chan, so that ending
  *			one (dmaengine_terminate_sync()) never aborts another
  *			side's; taken inside a side's lock
- * @dma_submitted:	DMA descriptors submitted (@dma_lock)
- * @dma_completed:	DMA descriptors completed without error (@dma_lock)
- * @dma_failed:		DMA descriptors that failed or were aborted (@dma_lock)
- * @dma_timeouts:	DMA transfers terminated after dma_timeout_ms (@dma_lock)
- * @dma_bytes:		bytes moved by DMA (@dma_lock)
+ * @stats_lock:		a seqlock over the ring positions and every counter:
+ *			each commit of bytes to the ring writes the position
+ *			and its counters in one write section, so that a
+ *			stats snapshot, which takes no lock and never waits
+ *			for a reader or a writer, is consistent (used ==
+ *			bytes_written - bytes_read). Innermost: held for a
+ *			few stores, never across a copy
+ * @dma_stats:		the DMA counters (@dma_lock and @stats_lock)
  * @rd_wait:		readers wait here for data or end of file
  * @wr_wait:		writers wait here for @atomic_max bytes of space
  *
- * The locks are mutexes: copy_{to,from}_user() may fault and a DMA
- * transfer is waited for, both sleep. Lock order: @wr_lock, @rd_lock,
- * @dma_lock.
+ * Lock order: a side's lock, then @dma_lock, then @stats_lock. No path
+ * holds both sides' locks, and @open_lock nests with none of them: poll,
+ * the stats, FIONREAD and open/release never wait for a reader or a
+ * writer, whatever it waits for (a page fault on a userfaultfd or FUSE
+ * page, say).
  */
 struct circbuf_dev {
 	struct miscdevice misc;
@@ -84,34 +145,39 @@ struct circbuf_dev {
 	bool split;
 	struct proc_dir_entry *proc;
 
-	/* protects @ring.prod and @side[CIRCBUF_TO_RING] when @split */
-	struct mutex wr_lock;
-	/* protects @ring.cons, @side[CIRCBUF_TO_USER] (and all, if !@split) */
-	struct mutex rd_lock;
+	struct circbuf_side side[2];
 	struct circbuf_ring ring;
+
+	/* protects @opens, @readers, @writers and @chan (changes only) */
+	struct mutex open_lock;
 	unsigned int opens;
 	unsigned int readers;
 	unsigned int writers;
 	struct dma_chan *chan;
-	struct circbuf_side_stats side[2];
 
-	/* protects the use of @chan and the dma_* counters below */
+	/* protects the use of @chan */
 	struct mutex dma_lock;
-	u64 dma_submitted;
-	u64 dma_completed;
-	u64 dma_failed;
-	u64 dma_timeouts;
-	u64 dma_bytes;
+
+	/* protects (for snapshots) @ring's positions, @side[].stats, @dma_stats */
+	seqlock_t stats_lock;
+	struct circbuf_dma_stats dma_stats;
 
 	wait_queue_head_t rd_wait;
 	wait_queue_head_t wr_wait;
 };
 
-/* The lock that serialises the callers of one side (@dir). */
+/* The side whose lock serialises the callers of direction @dir. */
+static inline struct circbuf_side *
+circbuf_locker(struct circbuf_dev *cb, enum circbuf_dir dir)
+{
+	return &cb->side[cb->split ? dir : CIRCBUF_TO_USER];
+}
+
+/* The lock that serialises the callers of direction @dir. */
 static inline struct mutex *circbuf_side_lock(struct circbuf_dev *cb,
 					      enum circbuf_dir dir)
 {
-	return dir == CIRCBUF_TO_RING && cb->split ? &cb->wr_lock : &cb->rd_lock;
+	return &circbuf_locker(cb, dir)->lock;
 }
 
 /* Where the next @len bytes of a transfer in direction @dir lie. */
@@ -131,8 +197,7 @@ void circbuf_dma_put(struct circbuf_dev *cb);
 size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len);
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms, bool interruptible,
-			 bool whole);
+			 unsigned int timeout_ms, bool whole);
 #else
 /*
  * No dmaengine in this kernel (circbuf_dma_xfer.c is not built): no channel
@@ -156,8 +221,7 @@ static inline size_t circbuf_dma_reach(const struct iov_iter *iter,
 static inline ssize_t circbuf_dma_move(struct circbuf_dev *cb,
 				       struct iov_iter *iter, size_t len,
 				       enum circbuf_dir dir,
-				       unsigned int timeout_ms,
-				       bool interruptible, bool whole)
+				       unsigned int timeout_ms, bool whole)
 {
 	return -ENODEV;
 }

@@ -45,7 +45,7 @@ struct circbuf_dma_req;
  * @req:	the transfer it belongs to
  * @len:	bytes it moves
  * @result:	its outcome, written by the completion callback
- * @completed:	set by the completion callback
+ * @completed:	set by the completion callback, with release, after @result
  */
 struct circbuf_dma_piece {
 	struct circbuf_dma_req *req;
@@ -75,7 +75,12 @@ static void circbuf_dma_callback(void *param,
 	struct circbuf_dma_piece *p = param;
 
 	p->result = result->result;
-	WRITE_ONCE(p->completed, true);
+	/*
+	 * Release: @result is written before @completed is seen set; pairs
+	 * with the acquire in circbuf_dma_moved(), which may run after a
+	 * timeout or a signal, without the ordering of the completion.
+	 */
+	smp_store_release(&p->completed, true);
 	/* atomic_dec_and_test() orders the stores above before complete(). */
 	if (atomic_dec_and_test(&p->req->pending))
 		complete(&p->req->done);
@@ -87,8 +92,8 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 	struct dma_chan *chan;
 	dma_cap_mask_t mask;
 
-	/* Open and release hold both sides' locks: no transfer is running. */
-	lockdep_assert_held(&cb->rd_lock);
+	/* The first open: no file is open, so no transfer is running. */
+	lockdep_assert_held(&cb->open_lock);
 	dma_cap_zero(mask);
 	dma_cap_set(DMA_MEMCPY, mask);
 	if (any_channel) {
@@ -106,9 +111,10 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 	cb->chan = chan;
 }
 
+/* The last release: no file is open, so no transfer is running. */
 void circbuf_dma_put(struct circbuf_dev *cb)
 {
-	lockdep_assert_held(&cb->rd_lock);
+	lockdep_assert_held(&cb->open_lock);
 	if (cb->chan) {
 		dma_release_channel(cb->chan);
 		cb->chan = NULL;
@@ -156,26 +162,22 @@ static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
 }
 
 /*
- * Wait for the descriptors; on a signal (if @interruptible) or a timeout
- * stop the channel and wait until it no longer touches the pages.
- * Return: 0, -ERESTARTSYS or -ETIMEDOUT.
+ * Wait for the descriptors; on a signal or a timeout stop the channel and
+ * wait until it no longer touches the pages. Return: 0, -ERESTARTSYS or
+ * -ETIMEDOUT.
  */
 static int circbuf_dma_wait(struct circbuf_dev *cb, struct circbuf_dma_req *req,
-			    unsigned int timeout_ms, bool interruptible)
+			    unsigned int timeout_ms)
 {
-	unsigned long timeout = msecs_to_jiffies(timeout_ms);
 	long left;
 
-	if (interruptible)
-		left = wait_for_completion_interruptible_timeout(&req->done,
-								 timeout);
-	else
-		left = wait_for_completion_timeout(&req->done, timeout);
+	lockdep_assert_held(&cb->dma_lock);
+	left = wait_for_completion_interruptible_timeout(&req->done,
+							 msecs_to_jiffies(timeout_ms));
 	if (left > 0)
 		return 0;
 	dmaengine_terminate_sync(cb->chan);
 	if (!left) {
-		cb->dma_timeouts++;
 		dev_warn_ratelimited(cb->dev, "DMA transfer timed out after %u ms\n",
 				     timeout_ms);
 		return -ETIMEDOUT;
@@ -185,23 +187,25 @@ static int circbuf_dma_wait(struct circbuf_dev *cb, struct circbuf_dma_req *req,
 
 /*
  * The bytes moved: the descriptors that completed without error, up to the
- * first one that did not.
+ * first one that did not. @completed: set to how many completed so.
  */
-static size_t circbuf_dma_moved(struct circbuf_dev *cb,
-				struct circbuf_dma_req *req)
+static size_t circbuf_dma_moved(struct circbuf_dma_req *req,
+				size_t *completed)
 {
 	size_t moved = 0, i;
 	bool ok = true;
 
+	*completed = 0;
 	for (i = 0; i < req->nr; i++) {
 		struct circbuf_dma_piece *p = &req->pieces[i];
 
-		if (READ_ONCE(p->completed) && p->result == DMA_TRANS_NOERROR) {
-			cb->dma_completed++;
+		/* Acquire: pairs with the release in circbuf_dma_callback(). */
+		if (smp_load_acquire(&p->completed) &&
+		    p->result == DMA_TRANS_NOERROR) {
+			(*completed)++;
 			if (ok)
 				moved += p->len;
 		} else {
-			cb->dma_failed++;
 			ok = false;
 		}
 	}
@@ -214,14 +218,13 @@ static size_t circbuf_dma_moved(struct circbuf_dev *cb,
  */
 static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 			       size_t len, enum circbuf_dir dir,
-			       unsigned int timeout_ms, bool interruptible,
-			       bool whole)
+			       unsigned int timeout_ms, bool whole)
 {
 	enum dma_data_direction dma_dir = dir == CIRCBUF_TO_RING ?
 					  DMA_TO_DEVICE : DMA_FROM_DEVICE;
 	struct device *dma_dev = dmaengine_get_dma_device(cb->chan);
 	struct circbuf_dma_req *req;
-	size_t max, moved;
+	size_t max, moved, completed;
 	ssize_t ret;
 	int err;
 
@@ -241,16 +244,10 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	 * One transfer on the channel at a time: the other side may be using
 	 * it (locking=split), and a terminate ends every transfer on a
 	 * channel. Wait for the other side's to finish, a bounded time as for
-	 * our own, but not in io_uring's inline attempt: that one copies by
-	 * CPU instead. The pages are pinned already: a fault on them never
-	 * holds up the other side.
+	 * our own. The pages are pinned already: a fault on them never holds
+	 * up the other side.
 	 */
-	if (!interruptible) {
-		if (!mutex_trylock(&cb->dma_lock)) {
-			ret = -EBUSY;
-			goto err_free_req;
-		}
-	} else if (mutex_lock_interruptible(&cb->dma_lock)) {
+	if (mutex_lock_interruptible(&cb->dma_lock)) {
 		ret = -ERESTARTSYS;
 		goto err_free_req;
 	}
@@ -261,24 +258,28 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 		ret = -ENOMEM;
 		goto err_unlock;
 	}
-	cb->dma_submitted += req->nr;
 	/* Set before issuing: no callback runs before that. */
 	atomic_set(&req->pending, req->nr);
 	dma_async_issue_pending(cb->chan);
 
-	err = circbuf_dma_wait(cb, req, timeout_ms, interruptible);
-	moved = circbuf_dma_moved(cb, req);
+	err = circbuf_dma_wait(cb, req, timeout_ms);
+	moved = circbuf_dma_moved(req, &completed);
 	/*
 	 * A transfer that must go whole (an atomic write) and was cut short
 	 * moves nothing: the bytes already in the ring stay unpublished.
 	 */
 	if (whole && moved < len)
 		moved = 0;
-	cb->dma_bytes += moved;
+	write_seqlock(&cb->stats_lock);
+	cb->dma_stats.submitted += req->nr;
+	cb->dma_stats.completed += completed;
+	cb->dma_stats.failed += req->nr - completed;
+	cb->dma_stats.timeouts += err == -ETIMEDOUT;
+	write_sequnlock(&cb->stats_lock);
 	if (moved)
 		ret = moved;
 	else
-		ret = err == -ERESTARTSYS ? -ERESTARTSYS : -EIO;
+		ret = err ?: -EIO;
 
 err_unlock:
 	mutex_unlock(&cb->dma_lock);
@@ -301,8 +302,7 @@ static unsigned int circbuf_dma_max_seg(struct circbuf_dev *cb)
 static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 				     char __user *ubuf, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms, bool interruptible,
-				     bool whole)
+				     unsigned int timeout_ms, bool whole)
 {
 	unsigned long start = (unsigned long)ubuf;
 	unsigned int offset = offset_in_page(start);
@@ -331,8 +331,7 @@ static ssize_t circbuf_dma_move_user(struct circbuf_dev *cb,
 	if (ret)
 		goto err_unpin;
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible,
-			      whole);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, whole);
 
 	sg_free_table(&sgt);
 err_unpin:
@@ -351,8 +350,7 @@ err_unpin:
 static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 				     const struct iov_iter *iter, size_t len,
 				     enum circbuf_dir dir,
-				     unsigned int timeout_ms, bool interruptible,
-				     bool whole)
+				     unsigned int timeout_ms, bool whole)
 {
 	struct sg_table sgt;
 	ssize_t ret;
@@ -364,8 +362,7 @@ static ssize_t circbuf_dma_move_bvec(struct circbuf_dev *cb,
 		return ret;
 	circbuf_bvec_sg_fill(sgt.sgl, iter->bvec, iter->iov_offset, len);
 
-	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, interruptible,
-			      whole);
+	ret = circbuf_dma_run(cb, &sgt, len, dir, timeout_ms, whole);
 	sg_free_table(&sgt);
 	return ret;
 }
@@ -398,36 +395,33 @@ size_t circbuf_dma_reach(const struct iov_iter *iter, size_t len)
  *		(TO_USER) or space (TO_RING)
  * @dir:	direction
  * @timeout_ms:	how long to wait for the engine
- * @interruptible: whether a signal ends the wait. Not for io_uring's
- *		IOCB_NOWAIT attempts: their task may have io_uring task work
- *		pending (TIF_NOTIFY_SIGNAL), which would end every wait at
- *		once and fail the request with EINTR; the wait is still
- *		bounded by @timeout_ms.
  * @whole:	all @len bytes or nothing: an atomic write, which a signal,
  *		a timeout or a failed descriptor must not cut in two
  *
+ * Waits for the engine, a bounded time, interruptibly: on a signal the
+ * transfer is stopped, and the caller finishes it by CPU. Never called
+ * under IOCB_NOWAIT, which copies by CPU instead of waiting for a device.
  * Does not commit the ring positions; the caller does, for the bytes moved.
  *
  * Return: @len, or (unless @whole) fewer bytes if a descriptor failed, timed
- * out or a signal came; -EIO or -ERESTARTSYS if nothing moved; -EFAULT, -ENOMEM
- * or -EBUSY if the transfer could not be set up (pages that cannot be
- * pinned, no memory, the channel busy with the other side when
- * !@interruptible), for the caller to fall back to CPU copies.
+ * out or a signal came; -EIO, -ETIMEDOUT or -ERESTARTSYS if nothing moved;
+ * -EFAULT or -ENOMEM if the transfer could not be set up (pages that
+ * cannot be pinned, no memory). In every case the caller may move the
+ * rest by CPU.
  */
 ssize_t circbuf_dma_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			 size_t len, enum circbuf_dir dir,
-			 unsigned int timeout_ms, bool interruptible,
-			 bool whole)
+			 unsigned int timeout_ms, bool whole)
 {
 	ssize_t ret;
 
 	lockdep_assert_held(circbuf_side_lock(cb, dir));
 	if (iov_iter_is_bvec(iter))
 		ret = circbuf_dma_move_bvec(cb, iter, len, dir, timeout_ms,
-					    interruptible, whole);
+					    whole);
 	else
 		ret = circbuf_dma_move_user(cb, iter_iov_addr(iter), len, dir,
-					    timeout_ms, interruptible, whole);
+					    timeout_ms, whole);
 	if (ret > 0)
 		iov_iter_advance(iter, ret);
 	return ret;

@@ -15,13 +15,21 @@
  * platform device this module creates, so that it has a DMA mask; the ring
  * arithmetic lives in circbuf_ring.h, shared with the host unit tests.
  *
- * Locking (locking= parameter): with "split", the default, readers take
- * rd_lock and writers wr_lock, so a reader and a writer copy at the same
- * time, each moving only its own ring position with release and reading
- * the other's with acquire (circbuf_ring.h); wake-ups go only to queues
- * that have sleepers (circbuf_wake()). With "single", one mutex serialises
- * both sides, as LDD3's scullpipe does; the code is the same, with
- * rd_lock standing for both. Open, release and the stats take both.
+ * Locking (locking= parameter): with "split", the default, readers and
+ * writers each have a side lock of their own, so a reader and a writer
+ * copy at the same time, each moving only its own ring position with
+ * release and reading the other's with acquire (circbuf_ring.h); wake-ups
+ * go only to queues that have sleepers (circbuf_wake()). With "single",
+ * one mutex serialises both sides, as LDD3's scullpipe does; the code is
+ * the same, with the readers' lock standing for both.
+ *
+ * Only read() and write() take a side lock, and they may hold it across a
+ * page fault on the caller's buffer, which can take any time (userfaultfd,
+ * FUSE, NFS). Nothing else waits for them: poll, FIONREAD and the stats
+ * look with no lock, and open and release have a lock of their own, as
+ * the writers' count they change is published with release and acquire.
+ * io_uring's IOCB_NOWAIT attempts never sleep for a lock, for data, for
+ * space or for the DMA engine (circbuf_lock_io(), circbuf_move()).
  *
  * Observability: the stats snapshot of CIRCBUF_GET_STATS is also shown,
  * with the parameters and the DMA engine's state, in /proc/circbuf, and
@@ -144,6 +152,13 @@ static bool circbuf_writable(struct circbuf_dev *cb)
 	return circbuf_ring_space(&cb->ring) >= cb->atomic_max;
 }
 
+/* What a wake-up of direction @dir's queue tells pollers. */
+static __poll_t circbuf_wake_key(enum circbuf_dir dir)
+{
+	return dir == CIRCBUF_TO_USER ? EPOLLIN | EPOLLRDNORM :
+					EPOLLOUT | EPOLLWRNORM;
+}
+
 /* Trace a wake-up of @side's wait queue @wq if anyone sleeps or polls there. */
 static void circbuf_trace_wake(struct circbuf_dev *cb, enum circbuf_dir side,
 			       struct wait_queue_head *wq)
@@ -176,47 +191,74 @@ static void circbuf_wake(struct circbuf_dev *cb, enum circbuf_dir side)
 	if (!wq_has_sleeper(wq))
 		return;
 	circbuf_trace_wake(cb, side, wq);
-	wake_up_interruptible_poll(wq, side == CIRCBUF_TO_USER ?
-				   EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM);
+	wake_up_interruptible_poll(wq, circbuf_wake_key(side));
 }
 
-/* Take both sides' locks (open, release, stats): the writers' first. */
-static void circbuf_lock_all(struct circbuf_dev *cb)
+/*
+ * Take the lock of direction @dir for an I/O call. Under IOCB_NOWAIT
+ * (io_uring's inline attempt, and its retries) never sleep for it: mark it
+ * contended and fail with -EAGAIN. io_uring then arms a poll, and
+ * circbuf_poll() leaves that direction's readiness out while the lock is
+ * held and contended, so io_uring retries on the wake-up of
+ * circbuf_unlock_io(), when the lock is free, instead of at once. An
+ * immediate retry would fail again, and io_uring gives a request that
+ * keeps failing to an io-wq worker.
+ */
+static int circbuf_lock_io(struct circbuf_dev *cb, enum circbuf_dir dir,
+			   struct kiocb *iocb)
 {
-	if (cb->split)
-		mutex_lock(&cb->wr_lock);
-	mutex_lock(&cb->rd_lock);
+	struct circbuf_side *s = circbuf_locker(cb, dir);
+
+	if (!(iocb->ki_flags & IOCB_NOWAIT))
+		return mutex_lock_interruptible(&s->lock) ? -ERESTARTSYS : 0;
+	if (mutex_trylock(&s->lock))
+		return 0;
+	set_bit(CIRCBUF_SIDE_CONTENDED, &s->flags);
+	/*
+	 * The mark is visible before the lock is looked at again, here and
+	 * in circbuf_poll(); pairs with the smp_mb() in circbuf_unlock_io()
+	 * between its unlock and its look at the mark. Either the holder sees
+	 * the mark and wakes the pollers, or the lock is seen free.
+	 */
+	smp_mb__after_atomic();
+	return mutex_trylock(&s->lock) ? 0 : -EAGAIN;
 }
 
-static int circbuf_lock_all_interruptible(struct circbuf_dev *cb)
+/*
+ * Release the lock of direction @dir; if an IOCB_NOWAIT caller found it
+ * held, wake the pollers of every direction it serves (io_uring's armed
+ * polls among them, which retry now that the lock is free).
+ */
+static void circbuf_unlock_io(struct circbuf_dev *cb, enum circbuf_dir dir)
 {
-	if (cb->split && mutex_lock_interruptible(&cb->wr_lock))
-		return -ERESTARTSYS;
-	if (mutex_lock_interruptible(&cb->rd_lock)) {
-		if (cb->split)
-			mutex_unlock(&cb->wr_lock);
-		return -ERESTARTSYS;
-	}
-	return 0;
+	struct circbuf_side *s = circbuf_locker(cb, dir);
+
+	mutex_unlock(&s->lock);
+	/* Pairs with smp_mb__after_atomic() in circbuf_lock_io(). */
+	smp_mb();
+	if (!test_bit(CIRCBUF_SIDE_CONTENDED, &s->flags) ||
+	    !test_and_clear_bit(CIRCBUF_SIDE_CONTENDED, &s->flags))
+		return;
+	if (!cb->split || dir == CIRCBUF_TO_USER)
+		wake_up_interruptible_poll(&cb->rd_wait,
+					   circbuf_wake_key(CIRCBUF_TO_USER));
+	if (!cb->split || dir == CIRCBUF_TO_RING)
+		wake_up_interruptible_poll(&cb->wr_wait,
+					   circbuf_wake_key(CIRCBUF_TO_RING));
 }
 
-static bool circbuf_trylock_all(struct circbuf_dev *cb)
+/*
+ * Whether poll must leave direction @dir's readiness out: its lock is held
+ * and an IOCB_NOWAIT caller has failed to take it, see circbuf_lock_io().
+ * A snapshot, with no lock; the caller has ordered it after queueing on
+ * the wait queue.
+ */
+static bool circbuf_side_busy(struct circbuf_dev *cb, enum circbuf_dir dir)
 {
-	if (cb->split && !mutex_trylock(&cb->wr_lock))
-		return false;
-	if (!mutex_trylock(&cb->rd_lock)) {
-		if (cb->split)
-			mutex_unlock(&cb->wr_lock);
-		return false;
-	}
-	return true;
-}
+	struct circbuf_side *s = circbuf_locker(cb, dir);
 
-static void circbuf_unlock_all(struct circbuf_dev *cb)
-{
-	mutex_unlock(&cb->rd_lock);
-	if (cb->split)
-		mutex_unlock(&cb->wr_lock);
+	return test_bit(CIRCBUF_SIDE_CONTENDED, &s->flags) &&
+	       mutex_is_locked(&s->lock);
 }
 
 /*
@@ -257,82 +299,108 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
 }
 
 /*
+ * Publish @n bytes moved in direction @dir, @cpu of them by CPU and the
+ * rest by DMA: data for readers, or space for writers. The ring position and the counters change
+ * in one write section of @stats_lock, for consistent snapshots. @call:
+ * the call's first commit, which counts the call.
+ */
+static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
+			   size_t n, size_t cpu, bool call)
+{
+	struct circbuf_side_stats *st = &cb->side[dir].stats;
+
+	lockdep_assert_held(circbuf_side_lock(cb, dir));
+	write_seqlock(&cb->stats_lock);
+	if (dir == CIRCBUF_TO_USER)
+		circbuf_ring_consume(&cb->ring, n);
+	else
+		circbuf_ring_produce(&cb->ring, n);
+	st->bytes += n;
+	st->cpu_bytes += cpu;
+	cb->dma_stats.bytes += n - cpu;
+	st->calls += call;
+	write_sequnlock(&cb->stats_lock);
+}
+
+/*
+ * Wake the sleepers that a transfer in direction @dir has given something
+ * to: readers after a write, a writer once a read has freed @atomic_max.
+ */
+static void circbuf_wake_other(struct circbuf_dev *cb, enum circbuf_dir dir)
+{
+	if (dir == CIRCBUF_TO_RING)
+		circbuf_wake(cb, CIRCBUF_TO_USER);
+	else if (circbuf_writable(cb))
+		circbuf_wake(cb, CIRCBUF_TO_RING);
+}
+
+/*
  * Move up to @len bytes between @iter and the ring, by DMA or by CPU, and
- * commit them to the ring. Large transfers go in batches so that the CPU
- * is given up in between. Under IOCB_NOWAIT (@nowait) too a transfer may
- * go by DMA: waiting for the engine to finish a copy that can start is
- * bounded device time, like a disk's O_DIRECT, not a wait for another
- * task; and io_uring issues every request with IOCB_NOWAIT on this file,
- * so DMA would otherwise never serve it. That wait is not interruptible,
- * see circbuf_dma_move(). With @whole (an atomic write, at most PIPE_BUF
- * bytes) a signal or an engine error never stores part of it: it goes by
- * DMA only in one transfer that stores all or nothing, else by CPU, where
- * only a fault can cut it short (storing the prefix, as documented).
- * Return: the bytes moved, fewer than asked only after a fault, a DMA
- * error or a signal; or a negative errno if none.
+ * commit them to the ring (the first commit counting the call, if @call).
+ * Large transfers go in batches, each committed (and its sleepers woken)
+ * before the next, so that the CPU is given up in between and the other
+ * side need not wait for the whole call.
+ *
+ * A batch goes by DMA when the channel can reach it and it is large
+ * enough, but never under IOCB_NOWAIT (@nowait): io_uring's inline
+ * attempt must not wait for a device either, so it copies by CPU. What DMA
+ * does not move, the CPU does: a transfer that could not be set up, or
+ * the rest of one that an engine error, a timeout or a signal cut short,
+ * so that neither ever fails or shortens a call that a CPU copy can
+ * complete. With @whole (an atomic write, at most PIPE_BUF bytes) DMA
+ * stores all or nothing, and the CPU then copies all of it; only a fault
+ * can cut a CPU copy short (storing the prefix, as documented).
+ *
+ * Return: the bytes moved, fewer than asked only after a fault; or
+ * -EFAULT if none.
  */
 static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			    size_t len, enum circbuf_dir dir, bool nowait,
-			    bool whole)
+			    bool whole, bool call)
 {
 	size_t done = 0;
-	ssize_t n = 0;
 
 	lockdep_assert_held(circbuf_side_lock(cb, dir));
 	len = min(len, dir == CIRCBUF_TO_USER ? circbuf_ring_readable(&cb->ring) :
 						circbuf_ring_writable(&cb->ring));
 	while (done < len) {
 		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
-		size_t reach = cb->chan ? circbuf_dma_reach(iter, batch) : 0;
-		bool by_dma = reach && reach >= READ_ONCE(dma_threshold) &&
-			      (!whole || reach == batch);
+		size_t reach = cb->chan && !nowait ?
+			       circbuf_dma_reach(iter, batch) : 0;
+		size_t moved = 0, cpu = 0;
 
-		if (by_dma) {
+		if (reach && reach >= READ_ONCE(dma_threshold) &&
+		    (!whole || reach == batch) && !signal_pending(current)) {
+			ssize_t n;
+
 			batch = reach;
 			n = circbuf_dma_move(cb, iter, batch, dir,
-					     READ_ONCE(dma_timeout_ms), !nowait,
-					     whole);
-			/*
-			 * Memory DMA cannot reach, the channel is busy with
-			 * the other side, or there is no DMA at all (a kernel
-			 * without dmaengine): the CPU path decides.
-			 */
-			by_dma = n != -EFAULT && n != -ENOMEM && n != -EBUSY &&
-				 n != -ENODEV;
-			if (!by_dma)
-				dev_dbg(cb->dev, "DMA of %zu bytes not set up (%pe): CPU copy\n",
-					batch, ERR_PTR(n));
+					     READ_ONCE(dma_timeout_ms), whole);
+			if (n > 0)
+				moved = n;
+			if (moved < batch)
+				dev_dbg(cb->dev, "DMA moved %zu of %zu bytes (%pe): CPU copy of the rest\n",
+					moved, batch, ERR_PTR(n < 0 ? n : 0));
 		}
-		if (!by_dma) {
-			n = circbuf_cpu_move(cb, iter, batch, dir);
-			cb->side[dir].cpu_bytes += n;
+		if (moved) {
+			/* Committed first: the CPU copies from the new offset. */
+			circbuf_commit(cb, dir, moved, 0, call);
+			call = false;
 		}
-		if (n > 0) {
-			if (dir == CIRCBUF_TO_USER)
-				circbuf_ring_consume(&cb->ring, n);
-			else
-				circbuf_ring_produce(&cb->ring, n);
-			done += n;
+		if (moved < batch)
+			cpu = circbuf_cpu_move(cb, iter, batch - moved, dir);
+		if (cpu) {
+			circbuf_commit(cb, dir, cpu, cpu, call);
+			call = false;
 		}
-		if (n != batch)
+		done += moved + cpu;
+		if (moved + cpu < batch || done == len)
 			break;
+		/* More batches follow: let the other side use this one. */
+		circbuf_wake_other(cb, dir);
 		cond_resched();
 	}
-	if (done)
-		return done;
-	return n < 0 ? n : -EFAULT;
-}
-
-/*
- * Take a side's lock for an I/O call: never sleep for it under
- * IOCB_NOWAIT (io_uring's inline attempt), so that io_uring arms poll
- * instead of handing the request to a worker thread.
- */
-static int circbuf_lock_io(struct mutex *lock, struct kiocb *iocb)
-{
-	if (iocb->ki_flags & IOCB_NOWAIT)
-		return mutex_trylock(lock) ? 0 : -EAGAIN;
-	return mutex_lock_interruptible(lock) ? -ERESTARTSYS : 0;
+	return done ? done : -EFAULT;
 }
 
 /* Whether a call that would have to wait must fail with -EAGAIN. */
@@ -345,44 +413,57 @@ static bool circbuf_nowait(struct kiocb *iocb)
 /*
  * Count the file's modes in. The first open takes a DMA channel, which
  * holds a reference on the engine's module: taken at load, it would keep
- * this very module from ever unloading.
+ * this very module from ever unloading. Only @open_lock: an open never
+ * waits for a reader or a writer.
  */
 static int circbuf_open(struct inode *inode, struct file *file)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 
-	circbuf_lock_all(cb);
+	mutex_lock(&cb->open_lock);
 	if (!cb->opens++ && use_dma) {
 		circbuf_dma_get(cb, dma_any_channel);
 		dev_dbg(cb->dev, "first open: DMA channel %s\n",
 			cb->chan ? dma_chan_name(cb->chan) : "none");
 	}
 	if (file->f_mode & FMODE_READ)
-		cb->readers++;
+		WRITE_ONCE(cb->readers, cb->readers + 1);
+	/* No ordering needed: a new writer has stored nothing yet. */
 	if (file->f_mode & FMODE_WRITE)
-		cb->writers++;
+		WRITE_ONCE(cb->writers, cb->writers + 1);
 	dev_dbg(cb->dev, "open %s%s by %s[%d]: %u open, %u readers, %u writers\n",
 		file->f_mode & FMODE_READ ? "r" : "-",
 		file->f_mode & FMODE_WRITE ? "w" : "-", current->comm,
 		task_pid_nr(current), cb->opens, cb->readers, cb->writers);
-	circbuf_unlock_all(cb);
+	mutex_unlock(&cb->open_lock);
 
 	/* Every call honours IOCB_NOWAIT: io_uring may try it inline. */
 	file->f_mode |= FMODE_NOWAIT;
 	return stream_open(inode, file);
 }
 
-/* Count the file's modes out; the last writer's close is end of file. */
+/*
+ * Count the file's modes out; the last writer's close is end of file.
+ * Only @open_lock, as for open: no I/O runs on this file any more, and
+ * I/O on other files does not read what this changes under a lock.
+ */
 static int circbuf_release(struct inode *inode, struct file *file)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 	bool eof = false;
 
-	circbuf_lock_all(cb);
+	mutex_lock(&cb->open_lock);
 	if (file->f_mode & FMODE_READ)
-		cb->readers--;
-	if (file->f_mode & FMODE_WRITE)
-		eof = !--cb->writers;
+		WRITE_ONCE(cb->readers, cb->readers - 1);
+	if (file->f_mode & FMODE_WRITE) {
+		eof = cb->writers == 1;
+		/*
+		 * Release: what this file's writes stored is published before
+		 * a reader can see the writer gone; pairs with the acquire in
+		 * circbuf_read(), which then looks at the ring once more.
+		 */
+		smp_store_release(&cb->writers, cb->writers - 1);
+	}
 	dev_dbg(cb->dev, "close %s%s by %s[%d]: %u open, %u readers, %u writers\n",
 		file->f_mode & FMODE_READ ? "r" : "-",
 		file->f_mode & FMODE_WRITE ? "w" : "-", current->comm,
@@ -392,7 +473,7 @@ static int circbuf_release(struct inode *inode, struct file *file)
 			dma_chan_name(cb->chan));
 		circbuf_dma_put(cb);
 	}
-	circbuf_unlock_all(cb);
+	mutex_unlock(&cb->open_lock);
 
 	/* Every sleeping reader must see end of file, not just one. */
 	if (eof) {
@@ -407,22 +488,28 @@ static int circbuf_release(struct inode *inode, struct file *file)
 static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 			    struct iov_iter *to, size_t count)
 {
-	struct circbuf_side_stats *st = &cb->side[CIRCBUF_TO_USER];
 	bool wake_next_reader;
 	ssize_t ret;
 
 	if (!count)
 		return 0;
-	ret = circbuf_lock_io(&cb->rd_lock, iocb);
+	ret = circbuf_lock_io(cb, CIRCBUF_TO_USER, iocb);
 	if (ret)
 		return ret;
 
 	while (!circbuf_ring_readable(&cb->ring)) {
-		if (!cb->writers) {
-			mutex_unlock(&cb->rd_lock);
+		/*
+		 * Acquire: pairs with the release in circbuf_release(). With
+		 * no writer left, whatever the last one stored is visible
+		 * now: look once more before calling it end of file.
+		 */
+		if (!smp_load_acquire(&cb->writers)) {
+			if (circbuf_ring_readable(&cb->ring))
+				break;
+			circbuf_unlock_io(cb, CIRCBUF_TO_USER);
 			return 0;
 		}
-		mutex_unlock(&cb->rd_lock);
+		circbuf_unlock_io(cb, CIRCBUF_TO_USER);
 		if (circbuf_nowait(iocb))
 			return -EAGAIN;
 		trace_circbuf_block(cb, CIRCBUF_TO_USER);
@@ -433,17 +520,13 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 		 * Not interruptible: an exclusive waiter that was woken owns
 		 * the wake-up and must use it or pass it on.
 		 */
-		mutex_lock(&cb->rd_lock);
+		mutex_lock(circbuf_side_lock(cb, CIRCBUF_TO_USER));
 	}
 
 	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
-			   iocb->ki_flags & IOCB_NOWAIT, false);
-	if (ret > 0) {
-		st->calls++;
-		st->bytes += ret;
-	}
+			   iocb->ki_flags & IOCB_NOWAIT, false, true);
 	wake_next_reader = circbuf_ring_readable(&cb->ring);
-	mutex_unlock(&cb->rd_lock);
+	circbuf_unlock_io(cb, CIRCBUF_TO_USER);
 
 	/* Writers wait for atomic_max bytes: wake one when that is free. */
 	if (ret > 0 && circbuf_writable(cb))
@@ -472,8 +555,6 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			     struct iov_iter *from, size_t count)
 {
-	struct mutex *lock = circbuf_side_lock(cb, CIRCBUF_TO_RING);
-	struct circbuf_side_stats *st = &cb->side[CIRCBUF_TO_RING];
 	bool is_atomic = count <= cb->atomic_max;
 	bool wake_next_writer;
 	size_t done = 0;
@@ -481,7 +562,7 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 
 	if (!count)
 		return 0;
-	err = circbuf_lock_io(lock, iocb);
+	err = circbuf_lock_io(cb, CIRCBUF_TO_RING, iocb);
 	if (err)
 		return err;
 
@@ -492,10 +573,9 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 		if (space && (!is_atomic || space >= want)) {
 			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
 						 iocb->ki_flags & IOCB_NOWAIT,
-						 is_atomic);
+						 is_atomic, !done);
 
 			if (n > 0) {
-				st->bytes += n;
 				done += n;
 				/*
 				 * Wake a reader now, not on return: this
@@ -508,7 +588,7 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 				err = n;
 				break;
 			}
-			/* Short: a fault, a DMA error or a signal. */
+			/* Short: a fault. */
 			if (n < min(want, space)) {
 				err = -EFAULT;
 				break;
@@ -524,7 +604,7 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			err = -ERESTARTSYS;
 			break;
 		}
-		mutex_unlock(lock);
+		circbuf_unlock_io(cb, CIRCBUF_TO_RING);
 		trace_circbuf_block(cb, CIRCBUF_TO_RING);
 		err = wait_event_interruptible_exclusive(cb->wr_wait,
 							 circbuf_writable(cb));
@@ -532,16 +612,14 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 		 * Not interruptible, as in circbuf_read(); after a signal too,
 		 * so that what was stored is counted and the wake-up passed on.
 		 */
-		mutex_lock(lock);
+		mutex_lock(circbuf_side_lock(cb, CIRCBUF_TO_RING));
 		if (err)
 			break;
 	}
 
-	if (done)
-		st->calls++;
 	/* Pass the wake-up on if another writer can still make progress. */
 	wake_next_writer = circbuf_ring_writable(&cb->ring) >= cb->atomic_max;
-	mutex_unlock(lock);
+	circbuf_unlock_io(cb, CIRCBUF_TO_RING);
 
 	if (wake_next_writer)
 		circbuf_wake(cb, CIRCBUF_TO_RING);
@@ -559,12 +637,16 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	return ret;
 }
 
-/* Readiness: data to read, room for an atomic write, or end of file. */
+/*
+ * Readiness: data to read, room for an atomic write, or end of file. With
+ * no lock, as pipe_poll(): poll never waits for a reader or a writer. A
+ * direction whose lock is held and contended (circbuf_side_busy()) is not
+ * ready yet: its wake-up comes when the lock is released.
+ */
 static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 	bool rd = file->f_mode & FMODE_READ, wr = file->f_mode & FMODE_WRITE;
-	struct mutex *wr_lock = circbuf_side_lock(cb, CIRCBUF_TO_RING);
 	__poll_t mask = 0;
 	size_t used;
 
@@ -575,83 +657,61 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 		poll_wait(file, &cb->wr_wait, wait);
 
 	/*
-	 * smp_mb(): our queue entries are visible before the ring is read
-	 * (as in sock_poll_wait()); pairs with wq_has_sleeper() in
-	 * circbuf_wake().
-	 *
-	 * Then look under the lock of each side this file can use, waiting
-	 * for a transfer of that side to finish: "ready" must mean that an
-	 * IOCB_NOWAIT attempt made right after can take the lock. io_uring
-	 * retries a request once when its poll fires and hands it to an
-	 * io-wq worker if that retry fails too; a lock-free look made it do
-	 * so whenever the side was busy (circbuf-fuzz found the punts).
+	 * Our queue entries are visible before the ring, the writers and the
+	 * lock marks are read (as in sock_poll_wait()); pairs with
+	 * wq_has_sleeper() in circbuf_wake() and with the barrier before
+	 * the wake-up in circbuf_unlock_io().
 	 */
 	smp_mb();
-	if (wr)
-		mutex_lock(wr_lock);
-	if (rd && (!wr || wr_lock != &cb->rd_lock))
-		mutex_lock(&cb->rd_lock);
 	used = circbuf_ring_used(&cb->ring);
-	if (rd) {
+	if (rd && !circbuf_side_busy(cb, CIRCBUF_TO_USER)) {
 		if (used)
 			mask |= EPOLLIN | EPOLLRDNORM;
-		else if (!cb->writers)
+		else if (!READ_ONCE(cb->writers))
 			mask |= EPOLLHUP;
 	}
-	if (wr && cb->ring.cap - used >= cb->atomic_max)
+	if (wr && cb->ring.cap - used >= cb->atomic_max &&
+	    !circbuf_side_busy(cb, CIRCBUF_TO_RING))
 		mask |= EPOLLOUT | EPOLLWRNORM;
-	if (rd && (!wr || wr_lock != &cb->rd_lock))
-		mutex_unlock(&cb->rd_lock);
-	if (wr)
-		mutex_unlock(wr_lock);
-
 	return mask;
 }
 
 /*
- * Take a consistent snapshot of the ring and its counters: the one place
- * that computes them, for the ioctl, io_uring, sysfs and /proc/circbuf.
+ * A snapshot of the ring and its counters: the one place that computes
+ * them, for the ioctl, io_uring, sysfs and /proc/circbuf. It takes no lock
+ * and never waits for a reader or a writer: @stats_lock's seqcount makes
+ * it consistent, retrying only if a commit (a few stores) ran meanwhile.
+ * The readers and writers counts come from open and release, and may be
+ * a moment apart from the rest.
  */
 static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 {
-	const struct circbuf_side_stats *rd = &cb->side[CIRCBUF_TO_USER];
-	const struct circbuf_side_stats *wr = &cb->side[CIRCBUF_TO_RING];
+	const struct circbuf_side_stats *rd = &cb->side[CIRCBUF_TO_USER].stats;
+	const struct circbuf_side_stats *wr = &cb->side[CIRCBUF_TO_RING].stats;
+	const struct circbuf_dma_stats *dma = &cb->dma_stats;
+	unsigned int seq;
 
-	/*
-	 * Both sides' locks: the ring and the counters hold still. The DMA
-	 * counters too, although their lock is @dma_lock: it is only ever
-	 * taken inside a side's lock.
-	 */
-	lockdep_assert_held(&cb->rd_lock);
-	lockdep_assert_held(circbuf_side_lock(cb, CIRCBUF_TO_RING));
 	memset(st, 0, sizeof(*st));
+	do {
+		seq = read_seqbegin(&cb->stats_lock);
+		st->used = circbuf_ring_used(&cb->ring);
+		st->reads = rd->calls;
+		st->writes = wr->calls;
+		st->bytes_read = rd->bytes;
+		st->bytes_written = wr->bytes;
+		st->cpu_bytes = rd->cpu_bytes + wr->cpu_bytes;
+		st->dma_submitted = dma->submitted;
+		st->dma_completed = dma->completed;
+		st->dma_failed = dma->failed;
+		st->dma_timeouts = dma->timeouts;
+		st->dma_bytes = dma->bytes;
+	} while (read_seqretry(&cb->stats_lock, seq));
 	st->capacity = cb->ring.cap;
-	st->used = circbuf_ring_used(&cb->ring);
 	st->available = cb->ring.cap - st->used;
-	st->reads = rd->calls;
-	st->writes = wr->calls;
-	st->bytes_read = rd->bytes;
-	st->bytes_written = wr->bytes;
-	st->readers = cb->readers;
-	st->writers = cb->writers;
-	st->dma_submitted = cb->dma_submitted;
-	st->dma_completed = cb->dma_completed;
-	st->dma_failed = cb->dma_failed;
-	st->dma_timeouts = cb->dma_timeouts;
-	st->dma_bytes = cb->dma_bytes;
-	st->cpu_bytes = rd->cpu_bytes + wr->cpu_bytes;
+	st->readers = READ_ONCE(cb->readers);
+	st->writers = READ_ONCE(cb->writers);
 	if (!IS_ENABLED(CONFIG_DMA_ENGINE))
 		st->flags |= CIRCBUF_STATS_NO_DMA;
-}
-
-/* Lock, snapshot, unlock; -ERESTARTSYS if a signal came first. */
-static int circbuf_get_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
-{
-	if (circbuf_lock_all_interruptible(cb))
-		return -ERESTARTSYS;
-	circbuf_fill_stats(cb, st);
-	circbuf_unlock_all(cb);
-	return 0;
 }
 
 /* CIRCBUF_GET_STATS and FIONREAD. */
@@ -661,13 +721,11 @@ static long circbuf_ioctl(struct file *file, unsigned int cmd,
 	struct circbuf_dev *cb = file_to_cb(file);
 	void __user *argp = (void __user *)arg;
 	struct circbuf_stats st;
-	int used, err;
+	int used;
 
 	switch (cmd) {
 	case CIRCBUF_GET_STATS:
-		err = circbuf_get_stats(cb, &st);
-		if (err)
-			return err;
+		circbuf_fill_stats(cb, &st);
 		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
 	case FIONREAD:
 		/* An int, as for pipes: the capacity is far below INT_MAX. */
@@ -694,15 +752,8 @@ static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
 	if (READ_ONCE(cmd->reserved))
 		return -EINVAL;
 
-	/* Inline attempt: never sleep for the lock; io_uring retries. */
-	if (issue_flags & IO_URING_F_NONBLOCK) {
-		if (!circbuf_trylock_all(cb))
-			return -EAGAIN;
-	} else {
-		circbuf_lock_all(cb);
-	}
+	/* No lock to wait for: this completes inline, never in io-wq. */
 	circbuf_fill_stats(cb, &st);
-	circbuf_unlock_all(cb);
 
 	return copy_to_user(u64_to_user_ptr(addr), &st, sizeof(st)) ? -EFAULT : 0;
 }
@@ -750,11 +801,8 @@ static ssize_t circbuf_stat_show(struct device *dev,
 	struct miscdevice *misc = dev_get_drvdata(dev);
 	struct circbuf_dev *cb = container_of(misc, struct circbuf_dev, misc);
 	struct circbuf_stats st;
-	int err;
 
-	err = circbuf_get_stats(cb, &st);
-	if (err)
-		return err;
+	circbuf_fill_stats(cb, &st);
 	return sysfs_emit(buf, "%llu\n", circbuf_stat_value(&st, sa));
 }
 
@@ -830,12 +878,13 @@ static int circbuf_proc_show(struct seq_file *m, void *v)
 	struct circbuf_stats st;
 	unsigned int i;
 
-	if (circbuf_lock_all_interruptible(cb))
-		return -ERESTARTSYS;
 	circbuf_fill_stats(cb, &st);
+	/* @open_lock keeps the channel: never held while waiting for I/O. */
+	if (mutex_lock_interruptible(&cb->open_lock))
+		return -ERESTARTSYS;
 	if (cb->chan)
 		strscpy(chan, dma_chan_name(cb->chan), sizeof(chan));
-	circbuf_unlock_all(cb);
+	mutex_unlock(&cb->open_lock);
 
 	for (i = 0; circbuf_stats_attrs[i]; i++) {
 		const struct circbuf_stat_attr *sa =
@@ -878,10 +927,12 @@ static int __init circbuf_probe(struct platform_device *pdev)
 		return -ENOMEM;
 	cb->dev = dev;
 	cb->split = !strcmp(locking, "split");
-	/* Separate mutex_init() calls: three lock classes for lockdep. */
-	mutex_init(&cb->wr_lock);
-	mutex_init(&cb->rd_lock);
+	/* Separate mutex_init() calls: a lock class each for lockdep. */
+	mutex_init(&cb->side[CIRCBUF_TO_RING].lock);
+	mutex_init(&cb->side[CIRCBUF_TO_USER].lock);
+	mutex_init(&cb->open_lock);
 	mutex_init(&cb->dma_lock);
+	seqlock_init(&cb->stats_lock);
 	init_waitqueue_head(&cb->rd_wait);
 	init_waitqueue_head(&cb->wr_wait);
 	circbuf_ring_init(&cb->ring, buffer_size);
@@ -892,6 +943,16 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	if (err)
 		return err;
 
+	cb->proc = proc_create_single_data(CIRCBUF_DEVICE_NAME, 0444, NULL,
+					   circbuf_proc_show, cb);
+	if (!cb->proc) {
+		dev_err(dev, "cannot create /proc/%s\n", CIRCBUF_DEVICE_NAME);
+		err = -ENOMEM;
+		goto err_free_buf;
+	}
+	platform_set_drvdata(pdev, cb);
+
+	/* Last: the device can be opened as soon as it is registered. */
 	cb->misc.minor = MISC_DYNAMIC_MINOR;
 	cb->misc.name = CIRCBUF_DEVICE_NAME;
 	cb->misc.fops = &circbuf_fops;
@@ -902,24 +963,15 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	if (err) {
 		dev_err(dev, "cannot register /dev/%s: %d\n",
 			CIRCBUF_DEVICE_NAME, err);
-		goto err_free_buf;
+		goto err_remove_proc;
 	}
-
-	cb->proc = proc_create_single_data(CIRCBUF_DEVICE_NAME, 0444, NULL,
-					   circbuf_proc_show, cb);
-	if (!cb->proc) {
-		dev_err(dev, "cannot create /proc/%s\n", CIRCBUF_DEVICE_NAME);
-		err = -ENOMEM;
-		goto err_deregister_misc;
-	}
-	platform_set_drvdata(pdev, cb);
 
 	dev_info(dev, "/dev/%s ready: %u bytes in %zu coherent segment(s), %s locking\n",
 		 CIRCBUF_DEVICE_NAME, buffer_size, cb->buf.nr_segs, locking);
 	return 0;
 
-err_deregister_misc:
-	misc_deregister(&cb->misc);
+err_remove_proc:
+	proc_remove(cb->proc);
 err_free_buf:
 	circbuf_dma_buf_free(&cb->buf);
 	return err;
@@ -933,13 +985,14 @@ static void circbuf_remove(struct platform_device *pdev)
 {
 	struct circbuf_dev *cb = platform_get_drvdata(pdev);
 
+	misc_deregister(&cb->misc);
 	/* Waits for readers of /proc/circbuf to finish. */
 	proc_remove(cb->proc);
-	misc_deregister(&cb->misc);
 	circbuf_dma_buf_free(&cb->buf);
 	mutex_destroy(&cb->dma_lock);
-	mutex_destroy(&cb->rd_lock);
-	mutex_destroy(&cb->wr_lock);
+	mutex_destroy(&cb->open_lock);
+	mutex_destroy(&cb->side[CIRCBUF_TO_USER].lock);
+	mutex_destroy(&cb->side[CIRCBUF_TO_RING].lock);
 }
 
 static struct platform_driver circbuf_driver = {
