@@ -7,6 +7,7 @@
 
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 
 #include "circbuf_dma_buf.h"
@@ -67,4 +68,78 @@ void circbuf_dma_buf_free(struct circbuf_dma_buf *buf)
 	kvfree(buf->segs);
 	buf->segs = NULL;
 	buf->nr_segs = 0;
+}
+
+/* Undo the mapping of the first @n segments for @buf->chan_dev. */
+static void circbuf_dma_buf_unmap_segs(struct circbuf_dma_buf *buf, size_t n)
+{
+	while (n--) {
+		dma_unmap_sgtable(buf->chan_dev, &buf->chan_sgts[n],
+				  DMA_BIDIRECTIONAL, 0);
+		sg_free_table(&buf->chan_sgts[n]);
+	}
+}
+
+/**
+ * circbuf_dma_buf_map() - map the ring for a DMA channel's device
+ * @buf:	the ring's storage, not mapped for any channel
+ * @dev:	the channel's device (dmaengine_get_dma_device())
+ *
+ * Describes each segment's pages with dma_get_sgtable() for the device
+ * that allocated them and maps them for @dev, which gives every segment's
+ * @chan_dma. A segment must come out as one contiguous bus range, as
+ * descriptors address it so.
+ *
+ * Return: 0; -ENOMEM, or the mapping's error; -EINVAL if a segment is not
+ * contiguous for @dev. Nothing stays mapped on failure.
+ */
+int circbuf_dma_buf_map(struct circbuf_dma_buf *buf, struct device *dev)
+{
+	size_t i;
+	int err;
+
+	buf->chan_sgts = kvcalloc(buf->nr_segs, sizeof(*buf->chan_sgts),
+				  GFP_KERNEL);
+	if (!buf->chan_sgts)
+		return -ENOMEM;
+	buf->chan_dev = dev;
+
+	for (i = 0; i < buf->nr_segs; i++) {
+		struct circbuf_dma_seg *seg = &buf->segs[i];
+		struct sg_table *sgt = &buf->chan_sgts[i];
+
+		err = dma_get_sgtable(buf->dev, sgt, seg->cpu, seg->dma,
+				      seg->len);
+		if (err)
+			goto err_unmap_segs;
+		err = dma_map_sgtable(dev, sgt, DMA_BIDIRECTIONAL, 0);
+		if (err)
+			goto err_free_table;
+		if (sgt->nents != 1 || sg_dma_len(sgt->sgl) < seg->len) {
+			err = -EINVAL;
+			goto err_unmap_table;
+		}
+		seg->chan_dma = sg_dma_address(sgt->sgl);
+	}
+	return 0;
+
+err_unmap_table:
+	dma_unmap_sgtable(dev, &buf->chan_sgts[i], DMA_BIDIRECTIONAL, 0);
+err_free_table:
+	sg_free_table(&buf->chan_sgts[i]);
+err_unmap_segs:
+	circbuf_dma_buf_unmap_segs(buf, i);
+	kvfree(buf->chan_sgts);
+	buf->chan_sgts = NULL;
+	buf->chan_dev = NULL;
+	return err;
+}
+
+/* Undo circbuf_dma_buf_map(). */
+void circbuf_dma_buf_unmap(struct circbuf_dma_buf *buf)
+{
+	circbuf_dma_buf_unmap_segs(buf, buf->nr_segs);
+	kvfree(buf->chan_sgts);
+	buf->chan_sgts = NULL;
+	buf->chan_dev = NULL;
 }

@@ -136,7 +136,7 @@ static inline bool circbuf_dma_walk_next(struct circbuf_dma_walk *w,
 
 	n = circbuf_seg_chunk(w->off, w->left, w->seg_shift, &idx, &seg_off);
 	n = min(n, w->user_left);
-	c->ring = w->segs[idx].dma + seg_off;
+	c->ring = w->segs[idx].chan_dma + seg_off;
 	c->user = w->user;
 	c->len = n;
 

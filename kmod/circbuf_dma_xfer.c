@@ -86,11 +86,15 @@ static void circbuf_dma_callback(void *param,
 		complete(&p->req->done);
 }
 
-/* Take a DMA channel for the device's open files; CPU copy without one. */
+/*
+ * Take a DMA channel for the device's open files, and map the ring for its
+ * device; CPU copy without one.
+ */
 void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 {
 	struct dma_chan *chan;
 	dma_cap_mask_t mask;
+	int err;
 
 	/* The first open: no file is open, so no transfer is running. */
 	lockdep_assert_held(&cb->open_lock);
@@ -106,8 +110,18 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 		chan = dma_request_channel(mask, circbuf_dma_engine_filter,
 					   NULL);
 	}
-	if (!chan)
+	if (!chan) {
 		dev_warn_ratelimited(cb->dev, "no DMA channel: using CPU copies\n");
+		return;
+	}
+	/* The ring's bus addresses as the channel's device sees them. */
+	err = circbuf_dma_buf_map(&cb->buf, dmaengine_get_dma_device(chan));
+	if (err) {
+		dev_warn_ratelimited(cb->dev, "cannot map the ring for DMA channel %s (%pe): using CPU copies\n",
+				     dma_chan_name(chan), ERR_PTR(err));
+		dma_release_channel(chan);
+		return;
+	}
 	cb->chan = chan;
 }
 
@@ -116,6 +130,7 @@ void circbuf_dma_put(struct circbuf_dev *cb)
 {
 	lockdep_assert_held(&cb->open_lock);
 	if (cb->chan) {
+		circbuf_dma_buf_unmap(&cb->buf);
 		dma_release_channel(cb->chan);
 		cb->chan = NULL;
 	}
@@ -141,6 +156,10 @@ static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
 		struct dma_async_tx_descriptor *tx;
 
 		if (WARN_ON_ONCE(req->nr == max))
+			return false;
+		/* An engine with alignment rules: the CPU copies instead. */
+		if (!is_dma_copy_aligned(cb->chan->device, c.ring, c.user,
+					 c.len))
 			return false;
 		tx = dmaengine_prep_dma_memcpy(cb->chan,
 					       dir == CIRCBUF_TO_RING ? c.ring : c.user,

@@ -45,7 +45,7 @@ static void fake_ring(struct kunit *test, struct circbuf_dma_buf *buf,
 	buf->seg_shift = shift;
 	buf->nr_segs = n;
 	for (i = 0; i < n; i++) {
-		buf->segs[i].dma = RING_BUS + (n - i) * BUS_STRIDE;
+		buf->segs[i].chan_dma = RING_BUS + (n - i) * BUS_STRIDE;
 		buf->segs[i].len = circbuf_seg_len(cap, shift, i);
 	}
 }
@@ -140,7 +140,7 @@ static dma_addr_t model_ring(const struct circbuf_dma_buf *buf, size_t start,
 	size_t off = (start + j) % buf->size;
 
 	*seg = off >> buf->seg_shift;
-	return buf->segs[*seg].dma + (off & (((size_t)1 << buf->seg_shift) - 1));
+	return buf->segs[*seg].chan_dma + (off & (((size_t)1 << buf->seg_shift) - 1));
 }
 
 /* User bus address of transfer byte @j, and the entry it lies in. */
@@ -241,10 +241,10 @@ static void dma_sg_wrap_cuts_at_the_ring_end(struct kunit *test)
 	circbuf_ring_split(buf.size, 9000, 3000, sp);
 	circbuf_dma_walk_init(&w, &buf, sp, sgl, 1);
 	KUNIT_ASSERT_TRUE(test, circbuf_dma_walk_next(&w, &c));
-	KUNIT_EXPECT_EQ(test, c.ring, buf.segs[0].dma + 9000);
+	KUNIT_EXPECT_EQ(test, c.ring, buf.segs[0].chan_dma + 9000);
 	KUNIT_EXPECT_EQ(test, c.len, 1007UL);
 	KUNIT_ASSERT_TRUE(test, circbuf_dma_walk_next(&w, &c));
-	KUNIT_EXPECT_EQ(test, c.ring, buf.segs[0].dma);
+	KUNIT_EXPECT_EQ(test, c.ring, buf.segs[0].chan_dma);
 	KUNIT_EXPECT_EQ(test, c.user, sg_dma_address(sgl) + 1007);
 	KUNIT_EXPECT_EQ(test, c.len, 1993UL);
 	KUNIT_EXPECT_FALSE(test, circbuf_dma_walk_next(&w, &c));
