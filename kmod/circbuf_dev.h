@@ -34,8 +34,8 @@ enum circbuf_dir {
  * @bytes:	bytes delivered to readers, or stored by writers
  * @cpu_bytes:	of those, bytes moved by CPU copy
  *
- * Written under circbuf_dev::stats_lock, with the ring position they
- * count.
+ * Written in the side's seqcount write section (circbuf_stats_begin()),
+ * with the ring position they count.
  */
 struct circbuf_side_stats {
 	u64 calls;
@@ -54,17 +54,21 @@ struct circbuf_side_stats {
  * @flags:	CIRCBUF_SIDE_CONTENDED: an IOCB_NOWAIT caller found @lock
  *		held; whoever unlocks it next wakes the pollers. Atomic bit
  *		operations, no lock.
- * @stats:	the side's counters (written under @lock and
- *		circbuf_dev::stats_lock)
+ * @seq:	makes lockless stats snapshots consistent: each commit of
+ *		this side's ring position, with its counters, is one write
+ *		section (circbuf_stats_begin()), and a snapshot retries if
+ *		either side's count moved while it read
+ * @stats:	the side's counters (written under the lock that serialises
+ *		this direction, inside a write section of @seq)
  *
  * Each side in cache lines of its own: a reader and a writer that run at
- * once write the same line only to commit (circbuf_dev::stats_lock) and
- * to wake each other.
+ * once write the same line only to wake each other.
  */
 struct circbuf_side {
-	/* protects @stats and this side's ring position (see above) */
+	/* protects @stats, @seq's writes and this side's ring position */
 	struct mutex lock;
 	unsigned long flags;
+	seqcount_t seq;
 	struct circbuf_side_stats stats;
 } ____cacheline_aligned_in_smp;
 
@@ -76,9 +80,11 @@ struct circbuf_side {
  * @timeouts:	transfers terminated after dma_timeout_ms
  * @bytes:	bytes moved by DMA, counted when committed to the ring
  *
- * Written under circbuf_dev::stats_lock: the descriptors when a transfer
- * ends, all at once, so that a snapshot has @completed + @failed ==
- * @submitted; @bytes with the ring position, as the sides' counters.
+ * Written in the seqcount write section of the side whose transfer they
+ * count (circbuf_stats_begin(); both sides' transfers are serialised by
+ * circbuf_dev::dma_lock): the descriptors when a transfer ends, all at
+ * once, so that a snapshot has @completed + @failed == @submitted; @bytes
+ * with the ring position, as the sides' counters.
  */
 struct circbuf_dma_stats {
 	u64 submitted;
@@ -103,7 +109,7 @@ struct circbuf_dma_stats {
  * @ring:		positions in @buf: @ring.prod is the writers' (their
  *			lock), @ring.cons the readers' (theirs); see
  *			circbuf_ring.h for how each side reads the other's.
- *			Committed under @stats_lock too.
+ *			Committed in the side's @seq write section too.
  * @open_lock:		serialises open and release; never held across a
  *			copy or a wait for another task
  * @opens:		open files (@open_lock)
@@ -120,18 +126,12 @@ struct circbuf_dma_stats {
  * @dma_lock:		one DMA transfer at a time on @chan, so that ending
  *			one (dmaengine_terminate_sync()) never aborts another
  *			side's; taken inside a side's lock
- * @stats_lock:		a seqlock over the ring positions and every counter:
- *			each commit of bytes to the ring writes the position
- *			and its counters in one write section, so that a
- *			stats snapshot, which takes no lock and never waits
- *			for a reader or a writer, is consistent (used ==
- *			bytes_written - bytes_read). Innermost: held for a
- *			few stores, never across a copy
- * @dma_stats:		the DMA counters (@dma_lock and @stats_lock)
+ * @dma_stats:		the DMA counters (@dma_lock, inside a side's @seq
+ *			write section)
  * @rd_wait:		readers wait here for data or end of file
  * @wr_wait:		writers wait here for @atomic_max bytes of space
  *
- * Lock order: a side's lock, then @dma_lock, then @stats_lock. No path
+ * Lock order: a side's lock, then @dma_lock. No path
  * holds both sides' locks, and @open_lock nests with none of them: poll,
  * the stats, FIONREAD and open/release never wait for a reader or a
  * writer, whatever it waits for (a page fault on a userfaultfd or FUSE
@@ -155,11 +155,8 @@ struct circbuf_dev {
 	unsigned int writers;
 	struct dma_chan *chan;
 
-	/* protects the use of @chan */
+	/* protects the use of @chan and @dma_stats */
 	struct mutex dma_lock;
-
-	/* protects (for snapshots) @ring's positions, @side[].stats, @dma_stats */
-	seqlock_t stats_lock;
 	struct circbuf_dma_stats dma_stats;
 
 	wait_queue_head_t rd_wait;
@@ -178,6 +175,26 @@ static inline struct mutex *circbuf_side_lock(struct circbuf_dev *cb,
 					      enum circbuf_dir dir)
 {
 	return &circbuf_locker(cb, dir)->lock;
+}
+
+/*
+ * Open a write section of direction @dir's seqcount, around a commit of its
+ * ring position and counters. Preemption is off inside, so that a stats
+ * snapshot, which spins while a count is odd, spins for a few stores only.
+ */
+static inline void circbuf_stats_begin(struct circbuf_dev *cb,
+				       enum circbuf_dir dir)
+{
+	lockdep_assert_held(circbuf_side_lock(cb, dir));
+	preempt_disable();
+	write_seqcount_begin(&cb->side[dir].seq);
+}
+
+static inline void circbuf_stats_end(struct circbuf_dev *cb,
+				     enum circbuf_dir dir)
+{
+	write_seqcount_end(&cb->side[dir].seq);
+	preempt_enable();
 }
 
 /* Where the next @len bytes of a transfer in direction @dir lie. */

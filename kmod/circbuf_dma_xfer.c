@@ -289,12 +289,12 @@ static ssize_t circbuf_dma_run(struct circbuf_dev *cb, struct sg_table *sgt,
 	 */
 	if (whole && moved < len)
 		moved = 0;
-	write_seqlock(&cb->stats_lock);
+	circbuf_stats_begin(cb, dir);
 	cb->dma_stats.submitted += req->nr;
 	cb->dma_stats.completed += completed;
 	cb->dma_stats.failed += req->nr - completed;
 	cb->dma_stats.timeouts += err == -ETIMEDOUT;
-	write_sequnlock(&cb->stats_lock);
+	circbuf_stats_end(cb, dir);
 	if (moved)
 		ret = moved;
 	else

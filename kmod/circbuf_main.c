@@ -300,17 +300,17 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
 
 /*
  * Publish @n bytes moved in direction @dir, @cpu of them by CPU and the
- * rest by DMA: data for readers, or space for writers. The ring position and the counters change
- * in one write section of @stats_lock, for consistent snapshots. @call:
- * the call's first commit, which counts the call.
+ * rest by DMA: data for readers, or space for writers. The ring position
+ * and the counters change in one write section of the side's seqcount,
+ * for consistent snapshots. @call: the call's first commit, which counts
+ * the call.
  */
 static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
 			   size_t n, size_t cpu, bool call)
 {
 	struct circbuf_side_stats *st = &cb->side[dir].stats;
 
-	lockdep_assert_held(circbuf_side_lock(cb, dir));
-	write_seqlock(&cb->stats_lock);
+	circbuf_stats_begin(cb, dir);
 	if (dir == CIRCBUF_TO_USER)
 		circbuf_ring_consume(&cb->ring, n);
 	else
@@ -319,7 +319,7 @@ static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
 	st->cpu_bytes += cpu;
 	cb->dma_stats.bytes += n - cpu;
 	st->calls += call;
-	write_sequnlock(&cb->stats_lock);
+	circbuf_stats_end(cb, dir);
 }
 
 /*
@@ -679,8 +679,10 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 /*
  * A snapshot of the ring and its counters: the one place that computes
  * them, for the ioctl, io_uring, sysfs and /proc/circbuf. It takes no lock
- * and never waits for a reader or a writer: @stats_lock's seqcount makes
- * it consistent, retrying only if a commit (a few stores) ran meanwhile.
+ * and never waits for a reader or a writer. It is consistent: when neither
+ * side's seqcount moved from before the first load to after the last, no
+ * commit ran in between, and every value held at once. Else it reads
+ * again; a commit is a few stores.
  * The readers and writers counts come from open and release, and may be
  * a moment apart from the rest.
  */
@@ -689,11 +691,14 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 	const struct circbuf_side_stats *rd = &cb->side[CIRCBUF_TO_USER].stats;
 	const struct circbuf_side_stats *wr = &cb->side[CIRCBUF_TO_RING].stats;
 	const struct circbuf_dma_stats *dma = &cb->dma_stats;
-	unsigned int seq;
+	seqcount_t *rd_seq = &cb->side[CIRCBUF_TO_USER].seq;
+	seqcount_t *wr_seq = &cb->side[CIRCBUF_TO_RING].seq;
+	unsigned int rd_start, wr_start;
 
 	memset(st, 0, sizeof(*st));
 	do {
-		seq = read_seqbegin(&cb->stats_lock);
+		wr_start = read_seqcount_begin(wr_seq);
+		rd_start = read_seqcount_begin(rd_seq);
 		st->used = circbuf_ring_used(&cb->ring);
 		st->reads = rd->calls;
 		st->writes = wr->calls;
@@ -705,7 +710,8 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 		st->dma_failed = dma->failed;
 		st->dma_timeouts = dma->timeouts;
 		st->dma_bytes = dma->bytes;
-	} while (read_seqretry(&cb->stats_lock, seq));
+	} while (read_seqcount_retry(rd_seq, rd_start) ||
+		 read_seqcount_retry(wr_seq, wr_start));
 	st->capacity = cb->ring.cap;
 	st->available = cb->ring.cap - st->used;
 	st->readers = READ_ONCE(cb->readers);
@@ -932,7 +938,8 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	mutex_init(&cb->side[CIRCBUF_TO_USER].lock);
 	mutex_init(&cb->open_lock);
 	mutex_init(&cb->dma_lock);
-	seqlock_init(&cb->stats_lock);
+	seqcount_init(&cb->side[CIRCBUF_TO_RING].seq);
+	seqcount_init(&cb->side[CIRCBUF_TO_USER].seq);
 	init_waitqueue_head(&cb->rd_wait);
 	init_waitqueue_head(&cb->wr_wait);
 	circbuf_ring_init(&cb->ring, buffer_size);
