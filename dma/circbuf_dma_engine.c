@@ -15,7 +15,36 @@
  * until the engine no longer touches their memory and the tasklet is idle,
  * then frees them. The private helpers of drivers/dma/dmaengine.h and
  * virt-dma are not available to modules, so cookies are handled here:
- * tx_submit assigns the next cookie, the engine sets completed_cookie.
+ * tx_submit assigns the next cookie, the engine completes it through
+ * cbdma_cookie_complete().
+ *
+ * Cookies and tx_status(). Descriptors complete in cookie order, so, as in
+ * every dmaengine driver, completed_cookie tells which cookies are done;
+ * what it cannot tell is which of them failed. The channel remembers that
+ * in a small ring, cbdma_chan.failed: the last CBDMA_FAILED_COOKIES (16)
+ * descriptors that completed with an error, with the bytes each left
+ * uncopied. A failed cookie reads DMA_ERROR from the moment it completes
+ * (under the lock that completes it) until the first of:
+ *
+ *   - CBDMA_FAILED_COOKIES later descriptors on the channel fail too (the
+ *     oldest record goes); successes never push a failure out;
+ *   - the client releases the channel (free_chan_resources): the next
+ *     client has cookies of its own;
+ *   - tx_submit hands the same cookie number out again, after the cookies
+ *     wrapped at INT_MAX.
+ *
+ * terminate_all forgets nothing: it aborts descriptors not yet finished,
+ * and a failure already reported stays a fact. A forgotten failure reads
+ * DMA_COMPLETE, so a client takes a descriptor's outcome from its
+ * callback_result, or asks tx_status before 16 more failures. (Among real
+ * drivers, hidma says DMA_ERROR for a failed cookie only until a later one
+ * succeeds; fsl-edma and imx-sdma keep one status per channel, not per
+ * cookie; dw-axi-dmac completes a failed cookie like a good one.)
+ *
+ * The residue, as virt-dma drivers find it with vchan_find_desc(): the
+ * descriptor's length while it waits (submitted or issued), the bytes
+ * still to copy while the engine is on it, 0 once it completed, and for a
+ * failed cookie the bytes it left uncopied.
  *
  * Fault injection in debugfs circbuf-dma/: writing N to fail_nth makes the
  * Nth descriptor to start from now complete with an error after copying
@@ -68,11 +97,53 @@ static void cbdma_free_list(struct list_head *list)
 	}
 }
 
+/* The record of failed @cookie, or NULL if the channel has none. */
+static struct cbdma_failed *cbdma_failed_find(struct cbdma_chan *c,
+					      dma_cookie_t cookie)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&c->lock);
+	if (cookie < DMA_MIN_COOKIE)
+		return NULL;
+	for (i = 0; i < CBDMA_FAILED_COOKIES; i++)
+		if (c->failed[i].cookie == cookie)
+			return &c->failed[i];
+	return NULL;
+}
+
+static void cbdma_failed_forget_all(struct cbdma_chan *c)
+{
+	lockdep_assert_held(&c->lock);
+	memset(c->failed, 0, sizeof(c->failed));
+	c->failed_next = 0;
+}
+
+/*
+ * The engine finished @d with @result: the cookie is complete, and if @d
+ * failed, the channel remembers it in place of its oldest failure.
+ */
+void cbdma_cookie_complete(struct cbdma_chan *c, struct cbdma_desc *d,
+			   enum dmaengine_tx_result result)
+{
+	lockdep_assert_held(&c->lock);
+	d->result = result;
+	if (result != DMA_TRANS_NOERROR) {
+		c->failed[c->failed_next] = (struct cbdma_failed) {
+			.cookie = d->tx.cookie,
+			.residue = d->len - d->done,
+		};
+		c->failed_next = (c->failed_next + 1) % CBDMA_FAILED_COOKIES;
+	}
+	c->chan.completed_cookie = d->tx.cookie;
+}
+
 /* Give the descriptor the channel's next cookie and queue it. */
 static dma_cookie_t cbdma_tx_submit(struct dma_async_tx_descriptor *tx)
 {
 	struct cbdma_chan *c = to_cbdma_chan(tx->chan);
 	struct cbdma_desc *d = to_cbdma_desc(tx);
+	struct cbdma_failed *failed;
 	dma_cookie_t cookie;
 	unsigned long flags;
 
@@ -82,6 +153,10 @@ static dma_cookie_t cbdma_tx_submit(struct dma_async_tx_descriptor *tx)
 		cookie = DMA_MIN_COOKIE;
 	tx->cookie = cookie;
 	c->chan.cookie = cookie;
+	/* A number used again after the wrap: its old failure is not this one's. */
+	failed = cbdma_failed_find(c, cookie);
+	if (failed)
+		failed->cookie = 0;
 	list_add_tail(&d->node, &c->submitted);
 	c->nr_submitted++;
 	trace_cbdma_submit(c, d);
@@ -128,12 +203,46 @@ static void cbdma_issue_pending(struct dma_chan *chan)
 		wake_up(&c->work_wait);
 }
 
-/* Cookie state, with the residue of the descriptor the engine is on. */
+/* The descriptor of @cookie on @list, or NULL. */
+static struct cbdma_desc *cbdma_find(struct list_head *list,
+				     dma_cookie_t cookie)
+{
+	struct cbdma_desc *d;
+
+	list_for_each_entry(d, list, node)
+		if (d->tx.cookie == cookie)
+			return d;
+	return NULL;
+}
+
+/*
+ * The bytes @cookie, not yet complete, has still to copy: all of them
+ * while it waits, the rest while the engine is on it; 0 if it is on no
+ * queue (aborted).
+ */
+static u32 cbdma_residue(struct cbdma_chan *c, dma_cookie_t cookie)
+{
+	struct cbdma_desc *d = c->active;
+
+	lockdep_assert_held(&c->lock);
+	if (!d || d->tx.cookie != cookie)
+		d = cbdma_find(&c->issued, cookie);
+	if (!d)
+		d = cbdma_find(&c->submitted, cookie);
+	return d ? d->len - d->done : 0;
+}
+
+/*
+ * The state of @cookie: DMA_IN_PROGRESS until the engine finished it, then
+ * DMA_COMPLETE, or DMA_ERROR while the channel remembers that it failed
+ * (see the top of this file), with the residue of that cookie.
+ */
 static enum dma_status cbdma_tx_status(struct dma_chan *chan,
 				       dma_cookie_t cookie,
 				       struct dma_tx_state *state)
 {
 	struct cbdma_chan *c = to_cbdma_chan(chan);
+	struct cbdma_failed *failed;
 	enum dma_status status;
 	unsigned long flags;
 	u32 residue = 0;
@@ -141,9 +250,15 @@ static enum dma_status cbdma_tx_status(struct dma_chan *chan,
 	spin_lock_irqsave(&c->lock, flags);
 	status = dma_async_is_complete(cookie, chan->completed_cookie,
 				       chan->cookie);
-	if (status != DMA_COMPLETE && c->active &&
-	    c->active->tx.cookie == cookie)
-		residue = c->active->len - c->active->done;
+	if (status == DMA_COMPLETE) {
+		failed = cbdma_failed_find(c, cookie);
+		if (failed) {
+			status = DMA_ERROR;
+			residue = failed->residue;
+		}
+	} else if (state) {
+		residue = cbdma_residue(c, cookie);
+	}
 	dma_set_tx_state(state, chan->completed_cookie, chan->cookie, residue);
 	spin_unlock_irqrestore(&c->lock, flags);
 
@@ -282,8 +397,15 @@ static int cbdma_alloc_chan_resources(struct dma_chan *chan)
 /* The client let go of the channel: drop whatever it left behind. */
 static void cbdma_free_chan_resources(struct dma_chan *chan)
 {
+	struct cbdma_chan *c = to_cbdma_chan(chan);
+	unsigned long flags;
+
 	cbdma_terminate_all(chan);
 	cbdma_synchronize(chan);
+	/* Its failed cookies meant something to this client only. */
+	spin_lock_irqsave(&c->lock, flags);
+	cbdma_failed_forget_all(c);
+	spin_unlock_irqrestore(&c->lock, flags);
 	dev_dbg(chan->device->dev, "%s: released by its client\n",
 		dma_chan_name(chan));
 }
@@ -341,6 +463,10 @@ static int __init cbdma_probe(struct platform_device *pdev)
 		return err;
 	/* The engine copies page by page: a segment may be any length. */
 	dma_set_max_seg_size(dev, UINT_MAX);
+	/* It reads bus addresses as physical ones: refuse a device where not. */
+	err = cbdma_hw_check_dev(dev);
+	if (err)
+		return err;
 
 	cbd = devm_kzalloc(dev, sizeof(*cbd), GFP_KERNEL);
 	if (!cbd)

@@ -41,14 +41,30 @@ struct cbdma_desc {
 	bool hang;
 };
 
+/*
+ * How many failed cookies a channel remembers for tx_status(); see
+ * "Cookies and tx_status()" in circbuf_dma_engine.c.
+ */
+#define CBDMA_FAILED_COOKIES	16
+
+/**
+ * struct cbdma_failed - a descriptor that completed with an error
+ * @cookie:	its cookie; 0 (never a cookie) in a free slot
+ * @residue:	the bytes it left uncopied
+ */
+struct cbdma_failed {
+	dma_cookie_t cookie;
+	u32 residue;
+};
+
 /**
  * struct cbdma_chan - one channel: its queues and its engine thread
  * @chan:	the dmaengine channel
  * @cbd:	the engine
  * @lock:	protects the lists, @active, @busy, the counters,
- *		@chan.cookie and @chan.completed_cookie; taken from the
- *		thread, the tasklet and any client context, so always with
- *		interrupts off
+ *		@chan.cookie, @chan.completed_cookie and @failed; taken from
+ *		the thread, the tasklet and any client context, so always
+ *		with interrupts off
  * @submitted:	descriptors given a cookie, not yet issued
  * @issued:	descriptors waiting for the engine, in order
  * @active:	the descriptor the engine works on, or NULL; a hung one
@@ -64,12 +80,18 @@ struct cbdma_desc {
  * @nr_completed: descriptors reported complete without error
  * @nr_failed:	descriptors reported complete with an error
  * @nr_aborted:	descriptors terminated before being reported
+ * @failed:	the last CBDMA_FAILED_COOKIES descriptors completed with an
+ *		error, for tx_status() to say DMA_ERROR
+ * @failed_next: the slot of @failed the next failure takes: the oldest
  */
 struct cbdma_chan {
 	struct dma_chan chan;
 	struct cbdma_dev *cbd;
 
-	/* protects the lists, active, busy, the counters and the cookies */
+	/*
+	 * protects the lists, active, busy, the counters, the cookies and
+	 * the failed cookies
+	 */
 	spinlock_t lock;
 	struct list_head submitted;
 	struct list_head issued;
@@ -81,6 +103,8 @@ struct cbdma_chan {
 	u64 nr_completed;
 	u64 nr_failed;
 	u64 nr_aborted;
+	struct cbdma_failed failed[CBDMA_FAILED_COOKIES];
+	unsigned int failed_next;
 
 	wait_queue_head_t work_wait;
 	wait_queue_head_t idle_wait;
@@ -118,6 +142,10 @@ static inline struct cbdma_desc *to_cbdma_desc(struct dma_async_tx_descriptor *t
 	return container_of(tx, struct cbdma_desc, tx);
 }
 
+void cbdma_cookie_complete(struct cbdma_chan *c, struct cbdma_desc *d,
+			   enum dmaengine_tx_result result);
+
+int cbdma_hw_check_dev(struct device *dev);
 int cbdma_hw_start(struct cbdma_chan *c);
 void cbdma_hw_stop(struct cbdma_chan *c);
 

@@ -28,6 +28,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/dmaengine.h>
 #include <linux/jiffies.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
@@ -184,17 +185,16 @@ static void engine_buffers(struct kunit *test, size_t size)
 	memset(e->dst, POISON, size);
 }
 
-/* Prepare and submit a copy of @len bytes at @off in both buffers. */
-static dma_cookie_t engine_submit(struct kunit *test, size_t src_off,
-				  size_t dst_off, size_t len, int idx)
+/* Prepare and submit a copy of @len bytes from bus address @src to @dst. */
+static dma_cookie_t engine_submit_bus(struct kunit *test, dma_addr_t src,
+				      dma_addr_t dst, size_t len, int idx)
 {
 	struct engine_test *e = test->priv;
 	struct dma_async_tx_descriptor *tx;
 	dma_cookie_t cookie;
 
 	KUNIT_ASSERT_LT(test, idx, MAX_DESCS);
-	tx = dmaengine_prep_dma_memcpy(e->chan, e->dst_bus + dst_off,
-				       e->src_bus + src_off, len, PREP_FLAGS);
+	tx = dmaengine_prep_dma_memcpy(e->chan, dst, src, len, PREP_FLAGS);
 	KUNIT_ASSERT_NOT_NULL(test, tx);
 	e->params[idx].rec = &e->rec;
 	e->params[idx].idx = idx;
@@ -203,6 +203,16 @@ static dma_cookie_t engine_submit(struct kunit *test, size_t src_off,
 	cookie = dmaengine_submit(tx);
 	KUNIT_ASSERT_GE(test, cookie, DMA_MIN_COOKIE);
 	return cookie;
+}
+
+/* Prepare and submit a copy of @len bytes at @off in both buffers. */
+static dma_cookie_t engine_submit(struct kunit *test, size_t src_off,
+				  size_t dst_off, size_t len, int idx)
+{
+	struct engine_test *e = test->priv;
+
+	return engine_submit_bus(test, e->src_bus + src_off,
+				 e->dst_bus + dst_off, len, idx);
 }
 
 static bool wait_ms(struct completion *done, unsigned int ms)
@@ -449,7 +459,6 @@ static void engine_fail_nth_fails_one_descriptor_after_half(struct kunit *test)
 	const size_t len = 1001;
 	dma_cookie_t cookie;
 	struct dma_tx_state st;
-	enum dma_status status;
 
 	engine_buffers(test, SZ_64K);
 	rec_reset(&e->rec, 3);
@@ -469,9 +478,206 @@ static void engine_fail_nth_fails_one_descriptor_after_half(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, untouched(e, 2000 + len / 2, len - len / 2));
 	KUNIT_EXPECT_TRUE(test, copied(e, 4000, 4000, len));
 	KUNIT_EXPECT_EQ(test, atomic_read(&e->cbd->fail_nth), 0);
-	/* Finished, whether or not tx_status tells the error. */
-	status = dmaengine_tx_status(e->chan, cookie, &st);
-	KUNIT_EXPECT_TRUE(test, status == DMA_COMPLETE || status == DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, dmaengine_tx_status(e->chan, cookie, &st), DMA_ERROR);
+}
+
+/* tx_status() of @cookie, with a poisoned state: it must fill it in. */
+static enum dma_status engine_status(struct engine_test *e, dma_cookie_t cookie,
+				     struct dma_tx_state *st)
+{
+	memset(st, 0xff, sizeof(*st));
+	return dmaengine_tx_status(e->chan, cookie, st);
+}
+
+/* Run one copy of @len bytes at @off to its callback; @fail: by fail_nth. */
+static dma_cookie_t engine_run_one(struct kunit *test, size_t off, size_t len,
+				   bool fail)
+{
+	struct engine_test *e = test->priv;
+	dma_cookie_t cookie;
+
+	rec_reset(&e->rec, 1);
+	if (fail)
+		atomic_set(&e->cbd->fail_nth, 1);
+	cookie = engine_submit(test, off, off, len, 0);
+	dma_async_issue_pending(e->chan);
+	KUNIT_ASSERT_TRUE(test, wait_ms(&e->rec.all, WAIT_MS));
+	KUNIT_ASSERT_EQ(test, e->rec.result[0],
+			fail ? DMA_TRANS_WRITE_FAILED : DMA_TRANS_NOERROR);
+	return cookie;
+}
+
+/*
+ * A failed descriptor (fail_nth) reads DMA_ERROR with the bytes it left,
+ * its neighbours DMA_COMPLETE with none; later successes and a
+ * terminate_all leave the error as it is.
+ */
+static void engine_failed_descriptor_reports_dma_error(struct kunit *test)
+{
+	struct engine_test *e = test->priv;
+	const size_t len = 3 * PAGE_SIZE + 11;
+	dma_cookie_t cookies[3];
+	struct dma_tx_state st;
+	int i;
+
+	engine_buffers(test, SZ_64K);
+	rec_reset(&e->rec, 3);
+	atomic_set(&e->cbd->fail_nth, 2);
+	for (i = 0; i < 3; i++)
+		cookies[i] = engine_submit(test, i * SZ_16K, i * SZ_16K, len, i);
+	dma_async_issue_pending(e->chan);
+	KUNIT_ASSERT_TRUE(test, wait_ms(&e->rec.all, WAIT_MS));
+	KUNIT_ASSERT_EQ(test, e->rec.result[1], DMA_TRANS_WRITE_FAILED);
+
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[1], &st), DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)(len - len / 2));
+	KUNIT_EXPECT_EQ(test, st.last, cookies[2]);
+	KUNIT_EXPECT_EQ(test, st.used, cookies[2]);
+	KUNIT_EXPECT_EQ(test, dmaengine_tx_status(e->chan, cookies[1], NULL),
+			DMA_ERROR);
+	for (i = 0; i < 3; i += 2) {
+		KUNIT_EXPECT_EQ_MSG(test, engine_status(e, cookies[i], &st),
+				    DMA_COMPLETE, "descriptor %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, st.residue, 0U, "descriptor %d", i);
+	}
+
+	expect_channel_works(test);
+	KUNIT_EXPECT_EQ(test, dmaengine_terminate_sync(e->chan), 0);
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[1], &st), DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)(len - len / 2));
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[0], &st), DMA_COMPLETE);
+}
+
+/*
+ * The channel remembers its last CBDMA_FAILED_COOKIES failures: the first
+ * of 1 + CBDMA_FAILED_COOKIES reads DMA_COMPLETE once the last has failed,
+ * the others DMA_ERROR; a client releasing the channel forgets them all.
+ */
+static void engine_failed_cookies_are_remembered_for_a_while(struct kunit *test)
+{
+	struct engine_test *e = test->priv;
+	dma_cookie_t first, last = 0;
+	struct dma_tx_state st;
+	dma_cap_mask_t mask;
+	int i;
+
+	engine_buffers(test, SZ_64K);
+	first = engine_run_one(test, 0, 1000, true);
+	for (i = 1; i <= CBDMA_FAILED_COOKIES; i++) {
+		/* A success in between pushes nothing out. */
+		engine_run_one(test, 2000, 1000, false);
+		KUNIT_EXPECT_EQ_MSG(test, engine_status(e, first, &st), DMA_ERROR,
+				    "after %d more failures", i - 1);
+		last = engine_run_one(test, 4000, 1000, true);
+	}
+	KUNIT_EXPECT_EQ(test, engine_status(e, first, &st), DMA_COMPLETE);
+	KUNIT_EXPECT_EQ(test, st.residue, 0U);
+	KUNIT_EXPECT_EQ(test, engine_status(e, first + 2, &st), DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, engine_status(e, last, &st), DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, st.residue, 500U);
+
+	dma_release_channel(e->chan);
+	dma_cap_zero(mask);
+	dma_cap_set(DMA_MEMCPY, mask);
+	e->chan = dma_request_channel(mask, engine_filter, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, e->chan);
+	KUNIT_ASSERT_TRUE(test, to_cbdma_chan(e->chan) == e->c);
+	KUNIT_EXPECT_EQ(test, engine_status(e, last, &st), DMA_COMPLETE);
+}
+
+/*
+ * Descriptors the engine has not started, issued or only submitted, read
+ * DMA_IN_PROGRESS with their whole length as residue, as does the one it
+ * is on (a hung one: nothing copied).
+ */
+static void engine_queued_descriptor_reports_its_full_residue(struct kunit *test)
+{
+	struct engine_test *e = test->priv;
+	const size_t hung = 3 * PAGE_SIZE, issued = 5000, submitted = 7001;
+	dma_cookie_t cookies[3];
+	struct dma_tx_state st;
+
+	engine_buffers(test, SZ_64K);
+	rec_reset(&e->rec, 3);
+	atomic_set(&e->cbd->hang_nth, 1);
+	cookies[0] = engine_submit(test, 0, 0, hung, 0);
+	cookies[1] = engine_submit(test, SZ_16K, SZ_16K, issued, 1);
+	dma_async_issue_pending(e->chan);
+	KUNIT_ASSERT_TRUE(test, poll_ms(e, engine_has_active, 2000));
+	cookies[2] = engine_submit(test, SZ_32K, SZ_32K, submitted, 2);
+	KUNIT_ASSERT_EQ(test, engine_state(e).issued, 1U);
+	KUNIT_ASSERT_EQ(test, engine_state(e).submitted, 1U);
+
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[1], &st), DMA_IN_PROGRESS);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)issued);
+	KUNIT_EXPECT_EQ(test, st.used, cookies[2]);
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[2], &st), DMA_IN_PROGRESS);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)submitted);
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[0], &st), DMA_IN_PROGRESS);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)hung);
+	KUNIT_EXPECT_EQ(test, atomic_read(&e->rec.calls), 0);
+
+	KUNIT_EXPECT_EQ(test, dmaengine_terminate_sync(e->chan), 0);
+	expect_channel_works(test);
+}
+
+/* A completed descriptor reads DMA_COMPLETE with no residue. */
+static void engine_completed_descriptor_reports_no_residue(struct kunit *test)
+{
+	struct engine_test *e = test->priv;
+	const size_t len = 2 * PAGE_SIZE + 1;
+	struct dma_tx_state st;
+	dma_cookie_t cookie;
+
+	engine_buffers(test, SZ_64K);
+	rec_reset(&e->rec, 1);
+	cookie = engine_submit(test, 0, 0, len, 0);
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookie, &st), DMA_IN_PROGRESS);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)len);
+	dma_async_issue_pending(e->chan);
+	KUNIT_ASSERT_TRUE(test, wait_ms(&e->rec.all, WAIT_MS));
+	KUNIT_ASSERT_EQ(test, e->rec.result[0], DMA_TRANS_NOERROR);
+
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookie, &st), DMA_COMPLETE);
+	KUNIT_EXPECT_EQ(test, st.residue, 0U);
+	KUNIT_EXPECT_EQ(test, st.last, cookie);
+	KUNIT_EXPECT_TRUE(test, copied(e, 0, 0, len));
+}
+
+/*
+ * A bus address that no valid page frame backs (far above the VM's
+ * memory) fails its descriptor, as a read or a write error, before the
+ * engine touches anything; the channel goes on.
+ */
+static void engine_address_without_page_fails_the_descriptor(struct kunit *test)
+{
+	struct engine_test *e = test->priv;
+	const dma_addr_t bad = (dma_addr_t)1 << 44;
+	const size_t len = 2 * PAGE_SIZE;
+	dma_cookie_t cookies[3];
+	struct dma_tx_state st;
+
+	if (pfn_valid(PHYS_PFN(bad)))
+		kunit_skip(test, "16 TiB has a page frame here");
+	engine_buffers(test, SZ_64K);
+	rec_reset(&e->rec, 3);
+	cookies[0] = engine_submit_bus(test, bad, e->dst_bus, len, 0);
+	cookies[1] = engine_submit_bus(test, e->src_bus, bad, len, 1);
+	cookies[2] = engine_submit(test, SZ_16K, SZ_16K, len, 2);
+	dma_async_issue_pending(e->chan);
+	KUNIT_ASSERT_TRUE(test, wait_ms(&e->rec.all, WAIT_MS));
+
+	KUNIT_EXPECT_EQ(test, e->rec.result[0], DMA_TRANS_READ_FAILED);
+	KUNIT_EXPECT_EQ(test, e->rec.residue[0], (u32)len);
+	KUNIT_EXPECT_EQ(test, e->rec.result[1], DMA_TRANS_WRITE_FAILED);
+	KUNIT_EXPECT_EQ(test, e->rec.residue[1], (u32)len);
+	KUNIT_EXPECT_EQ(test, e->rec.result[2], DMA_TRANS_NOERROR);
+	KUNIT_EXPECT_TRUE(test, untouched(e, 0, len));
+	KUNIT_EXPECT_TRUE(test, copied(e, SZ_16K, SZ_16K, len));
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[0], &st), DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, st.residue, (u32)len);
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[1], &st), DMA_ERROR);
+	KUNIT_EXPECT_EQ(test, engine_status(e, cookies[2], &st), DMA_COMPLETE);
 }
 
 /* debugfs circbuf-dma/hang_nth=1: the descriptor never completes. */
@@ -686,6 +892,11 @@ static struct kunit_case circbuf_dma_engine_cases[] = {
 	KUNIT_CASE(engine_zero_length_copy_cannot_be_prepared),
 	KUNIT_CASE(engine_terminate_on_an_idle_channel_is_harmless),
 	KUNIT_CASE(engine_fail_nth_fails_one_descriptor_after_half),
+	KUNIT_CASE(engine_failed_descriptor_reports_dma_error),
+	KUNIT_CASE(engine_failed_cookies_are_remembered_for_a_while),
+	KUNIT_CASE(engine_queued_descriptor_reports_its_full_residue),
+	KUNIT_CASE(engine_completed_descriptor_reports_no_residue),
+	KUNIT_CASE(engine_address_without_page_fails_the_descriptor),
 	KUNIT_CASE(engine_hung_descriptor_is_terminated),
 	KUNIT_CASE(engine_terminate_stops_a_long_copy_midway),
 	KUNIT_CASE(engine_terminate_drops_queued_descriptors),
