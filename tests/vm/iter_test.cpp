@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -67,16 +68,19 @@ TEST_F(CircbufIter, SpliceMovesBytesFromAPipeInAndToAPipeOut)
 }
 
 // Threads of this process that io_uring created to run requests that could
-// not complete inline ("iou-wrk-PID").
-int io_workers()
+// not complete inline ("iou-wrk-PID"); with owner, only those of the thread
+// owner ("iou-wrk-OWNER").
+int io_workers(pid_t owner = 0)
 {
+	const std::string prefix = owner ? "iou-wrk-" + std::to_string(owner) : "iou-wrk";
 	int n = 0;
 	DIR *d = opendir("/proc/self/task");
 	if (!d)
 		return -1;
 	while (dirent *e = readdir(d)) {
 		std::string comm = "/proc/self/task/" + std::string(e->d_name) + "/comm";
-		if (auto name = read_text_file(comm.c_str()); name && name->starts_with("iou-wrk"))
+		auto name = read_text_file(comm.c_str());
+		if (name && (owner ? *name == prefix : name->starts_with(prefix)))
 			n++;
 	}
 	closedir(d);
@@ -85,7 +89,7 @@ int io_workers()
 
 class Ring {
 public:
-	Ring() { ok_ = io_uring_queue_init(8, &ring_, 0) == 0; }
+	explicit Ring(unsigned flags = 0) { ok_ = io_uring_queue_init(8, &ring_, flags) == 0; }
 	~Ring()
 	{
 		if (ok_)
@@ -157,9 +161,22 @@ TEST_F(CircbufUring, WriteThenReadRoundTripsThroughTheRing)
 	EXPECT_TRUE(same_bytes(got, data));
 }
 
+// Waits up to timeout for one completion; returns its res, or -ETIME.
+int wait_res(io_uring *ring, __kernel_timespec ts = {5, 0})
+{
+	io_uring_cqe *cqe = nullptr;
+	int ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+	if (ret)
+		return ret;
+	int res = cqe->res;
+	io_uring_cqe_seen(ring, cqe);
+	return res;
+}
+
 // WRITE_FIXED then READ_FIXED of n bytes through registered buffers (bio_vec
-// iterators in the kernel), both waited for; checks the bytes come back.
-void fixed_round_trip(int fd, size_t n)
+// iterators in the kernel), both waited for, each with sqe_flags besides the
+// link; checks the bytes come back.
+void fixed_round_trip(int fd, size_t n, uint8_t sqe_flags = 0)
 {
 	Ring ring;
 	ASSERT_TRUE(ring.ok());
@@ -169,9 +186,10 @@ void fixed_round_trip(int fd, size_t n)
 
 	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
 	io_uring_prep_write_fixed(sqe, fd, out.data(), unsigned(n), 0, 0);
-	sqe->flags |= IOSQE_IO_LINK;
+	sqe->flags |= IOSQE_IO_LINK | sqe_flags;
 	sqe = io_uring_get_sqe(ring.get());
 	io_uring_prep_read_fixed(sqe, fd, in.data(), unsigned(n), 0, 1);
+	sqe->flags |= sqe_flags;
 	ASSERT_EQ(io_uring_submit_and_wait(ring.get(), 2), 2);
 	for (int i = 0; i < 2; i++) {
 		io_uring_cqe *cqe = nullptr;
@@ -189,7 +207,9 @@ TEST_F(CircbufUring, FixedBuffersRoundTripThroughTheRing)
 	fixed_round_trip(rw.get(), std::min<uint64_t>(capacity_, 65536));
 }
 
-TEST_F(CircbufUring, FixedBuffersGoByDmaWhenAboveTheThreshold)
+// io_uring's inline attempts carry IOCB_NOWAIT, which never waits for the
+// DMA engine: they copy by CPU, whatever the threshold.
+TEST_F(CircbufUring, InlineFixedBufferRequestsGoByCpuEvenAboveTheThreshold)
 {
 	if (!need_dma())
 		return;
@@ -200,8 +220,124 @@ TEST_F(CircbufUring, FixedBuffersGoByDmaWhenAboveTheThreshold)
 	const circbuf_stats before = get_stats(rw.get());
 	fixed_round_trip(rw.get(), 200000);
 	const circbuf_stats after = get_stats(rw.get());
-	EXPECT_EQ(after.dma_bytes - before.dma_bytes, 400000u);
+	EXPECT_EQ(after.cpu_bytes - before.cpu_bytes, 400000u);
+	EXPECT_EQ(after.dma_bytes, before.dma_bytes);
+	EXPECT_EQ(after.dma_submitted, before.dma_submitted);
+}
+
+// Makes the one request in flight on ring, waiting as an armed poll, fail
+// its retries until io_uring hands it to an io-wq worker of this thread,
+// which issues it without IOCB_NOWAIT. The ring has
+// IORING_SETUP_DEFER_TASKRUN, so a retry runs only in io_uring_get_events():
+// each round, ready() makes the poll fire and unready() takes that readiness
+// back before the retry, which then fails with EAGAIN and arms poll again,
+// until io_uring gives up on polling (after 128 arms on 6.1 and 6.12).
+// IOSQE_ASYNC would not do: io-wq makes a nonblocking attempt first at a
+// file that can poll, and the device copies that one by CPU.
+testing::AssertionResult hand_to_worker(io_uring *ring, const std::function<bool()> &ready,
+					const std::function<bool()> &unready)
+{
+	if (io_workers(gettid()) != 0)
+		return testing::AssertionFailure() << "this thread has io-wq workers already";
+	// A worker is a new thread of this process, created before the retry
+	// that punts returns; it names itself "iou-wrk-TID" only once it runs.
+	const size_t threads = dir_entries("/proc/self/task").size();
+	for (int round = 0; round < 1000; round++) {
+		if (!ready() || !unready())
+			return testing::AssertionFailure() << "round " << round << ": " << std::strerror(errno);
+		io_uring_get_events(ring);
+		io_uring_cqe *cqe = nullptr;
+		if (io_uring_peek_cqe(ring, &cqe) == 0)
+			return testing::AssertionFailure() << "round " << round << ": the request completed inline with "
+							   << cqe->res;
+		if (dir_entries("/proc/self/task").size() > threads)
+			return testing::AssertionSuccess();
+	}
+	return testing::AssertionFailure() << "no io-wq worker took the request in 1000 rounds";
+}
+
+// READ_FIXED that a worker runs, on an empty ring: the worker sleeps until
+// a write brings n bytes, then moves them by DMA into the registered buffer.
+void worker_read_fixed(int rw, int nb, size_t n)
+{
+	Ring ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	ASSERT_TRUE(ring.ok());
+	std::vector<uint8_t> in(n);
+	iovec buf = {in.data(), n};
+	ASSERT_EQ(io_uring_register_buffers(ring.get(), &buf, 1), 0);
+	io_uring_prep_read_fixed(io_uring_get_sqe(ring.get()), rw, in.data(), unsigned(n), 0, 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	char byte = 'b';
+	ASSERT_TRUE(hand_to_worker(
+		ring.get(), [&] { return write(nb, &byte, 1) == 1; }, [&] { return read(nb, &byte, 1) == 1; }));
+
+	const circbuf_stats before = get_stats(nb);
+	const std::vector<uint8_t> data = pattern(0, n, 5);
+	ASSERT_EQ(sys_write(nb, data.data(), n), ok(n));
+	EXPECT_EQ(wait_res(ring.get()), int(n)) << "READ_FIXED";
+	const circbuf_stats after = get_stats(nb);
+	EXPECT_TRUE(same_bytes(in, data));
+	EXPECT_EQ(after.dma_bytes - before.dma_bytes, 2 * n) << "the write and the worker's READ_FIXED";
 	EXPECT_EQ(after.cpu_bytes, before.cpu_bytes);
+}
+
+// WRITE_FIXED that a worker runs, on a full ring: the worker sleeps until a
+// read empties the ring, then moves n bytes from the registered buffer by
+// DMA.
+void worker_write_fixed(int rw, int nb, size_t n, size_t cap)
+{
+	const std::vector<uint8_t> fill(cap, 0xf1);
+	ASSERT_EQ(sys_write(nb, fill.data(), cap), ok(cap));
+	Ring ring(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	ASSERT_TRUE(ring.ok());
+	std::vector<uint8_t> out = pattern(0, n, 6);
+	iovec buf = {out.data(), n};
+	ASSERT_EQ(io_uring_register_buffers(ring.get(), &buf, 1), 0);
+	io_uring_prep_write_fixed(io_uring_get_sqe(ring.get()), rw, out.data(), unsigned(n), 0, 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	// Free an atomic write's room, which wakes the poll, and fill it again.
+	std::vector<uint8_t> room(kPipeBuf, 0xf1);
+	ASSERT_TRUE(hand_to_worker(
+		ring.get(), [&] { return read(nb, room.data(), room.size()) == ssize_t(room.size()); },
+		[&] { return write(nb, room.data(), room.size()) == ssize_t(room.size()); }));
+
+	const circbuf_stats before = get_stats(nb);
+	ASSERT_TRUE(same_bytes(read_bytes(nb, cap), fill));
+	EXPECT_EQ(wait_res(ring.get()), int(n)) << "WRITE_FIXED";
+	const circbuf_stats after = get_stats(nb);
+	EXPECT_EQ(after.dma_bytes - before.dma_bytes, cap + n) << "the read and the worker's WRITE_FIXED";
+	EXPECT_EQ(after.cpu_bytes, before.cpu_bytes);
+	EXPECT_TRUE(same_bytes(read_bytes(nb, n), out));
+}
+
+// A request that io_uring hands to an io-wq worker is issued there without
+// IOCB_NOWAIT: registered buffers (bio_vec iterators) go by DMA. Each
+// direction runs in a thread of its own, whose io-wq starts with no worker.
+TEST_F(CircbufUring, FixedBuffersHandedToAWorkerGoByDma)
+{
+	if (!need_dma())
+		return;
+	if (!reload({{"buffer_size", "262144"}, {"use_dma", "1"}, {"dma_threshold", "1"}}))
+		return;
+	Fd rw = open_device(O_RDWR);
+	Fd nb = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.ok() && nb.ok()) << std::strerror(errno);
+	{
+		Background<bool> reader([&] {
+			worker_read_fixed(rw.get(), nb.get(), 200000);
+			return true;
+		});
+		ASSERT_TRUE(reader.wait(30s));
+	}
+	ASSERT_FALSE(HasFailure());
+	EXPECT_EQ(get_stats(nb.get()).used, 0u);
+	{
+		Background<bool> writer([&] {
+			worker_write_fixed(rw.get(), nb.get(), 200000, capacity_);
+			return true;
+		});
+		ASSERT_TRUE(writer.wait(30s));
+	}
 }
 
 TEST_F(CircbufUring, CancelledBlockedReadEndsPromptlyWithEcanceled)
@@ -303,18 +439,6 @@ TEST_F(CircbufUring, ProcessExitWithRequestsInFlightLeavesTheDeviceWorking)
 	EXPECT_EQ(now.writers, before.writers);
 	ASSERT_EQ(sys_write(rw.get(), "ok", 2), ok(2));
 	EXPECT_EQ(read_bytes(rw.get(), 2), (std::vector<uint8_t>{'o', 'k'}));
-}
-
-// Waits up to timeout for one completion; returns its res, or -ETIME.
-int wait_res(io_uring *ring, __kernel_timespec ts = {5, 0})
-{
-	io_uring_cqe *cqe = nullptr;
-	int ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
-	if (ret)
-		return ret;
-	int res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
 }
 
 TEST_F(CircbufUring, ReadSeesEndOfFileWhenTheLastWriterCloses)
