@@ -402,8 +402,8 @@ ScopedSigaction::~ScopedSigaction()
 void CircbufTest::SetUp()
 {
 	if (module_path()) {
-		std::string e = ensure_module(harness_params());
-		ASSERT_EQ(e, "") << "cannot restore the module";
+		std::string e = ensure_module(module_params());
+		ASSERT_EQ(e, "") << "cannot load the module with " << format_params(module_params());
 	}
 	ASSERT_TRUE(wait_for_path(kDevice, true)) << kDevice << " does not exist: is the module loaded?";
 
@@ -441,8 +441,8 @@ void CircbufTest::SetUp()
 void CircbufTest::TearDown()
 {
 	if (module_path()) {
-		std::string e = ensure_module(harness_params());
-		EXPECT_EQ(e, "") << "cannot restore the module with the harness parameters";
+		std::string e = ensure_module(module_params());
+		EXPECT_EQ(e, "") << "cannot restore the module with " << format_params(module_params());
 	}
 }
 

@@ -252,6 +252,11 @@ protected:
 	void SetUp() override;
 	void TearDown() override;
 
+	// The parameters SetUp() loads the module with, and TearDown() leaves
+	// it with: the harness's. A fixture whose every test wants others
+	// overrides this, so that consecutive tests share one load.
+	virtual Params module_params() const { return harness_params(); }
+
 	// Loads the module with the harness parameters and overrides, and
 	// refreshes capacity_. False when the test cannot go on: it failed, or
 	// was skipped outside the harness. Use as if (!reload({...})) return;
