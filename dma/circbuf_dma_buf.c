@@ -75,7 +75,7 @@ static void circbuf_dma_buf_unmap_segs(struct circbuf_dma_buf *buf, size_t n)
 {
 	while (n--) {
 		dma_unmap_sgtable(buf->chan_dev, &buf->chan_sgts[n],
-				  DMA_BIDIRECTIONAL, 0);
+				  DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 		sg_free_table(&buf->chan_sgts[n]);
 	}
 }
@@ -112,7 +112,14 @@ int circbuf_dma_buf_map(struct circbuf_dma_buf *buf, struct device *dev)
 				      seg->len);
 		if (err)
 			goto err_unmap_segs;
-		err = dma_map_sgtable(dev, sgt, DMA_BIDIRECTIONAL, 0);
+		/*
+		 * No cache maintenance: the memory is coherent, and it is
+		 * mapped for circbuf's device already (the coherent
+		 * allocation), which DMA-API debugging would otherwise
+		 * report as an overlapping mapping.
+		 */
+		err = dma_map_sgtable(dev, sgt, DMA_BIDIRECTIONAL,
+				      DMA_ATTR_SKIP_CPU_SYNC);
 		if (err)
 			goto err_free_table;
 		if (sgt->nents != 1 || sg_dma_len(sgt->sgl) < seg->len) {
@@ -124,7 +131,8 @@ int circbuf_dma_buf_map(struct circbuf_dma_buf *buf, struct device *dev)
 	return 0;
 
 err_unmap_table:
-	dma_unmap_sgtable(dev, &buf->chan_sgts[i], DMA_BIDIRECTIONAL, 0);
+	dma_unmap_sgtable(dev, &buf->chan_sgts[i], DMA_BIDIRECTIONAL,
+			  DMA_ATTR_SKIP_CPU_SYNC);
 err_free_table:
 	sg_free_table(&buf->chan_sgts[i]);
 err_unmap_segs:
