@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -867,41 +868,76 @@ TEST_F(CircbufDma, HungDescriptorTimesOutAndCpuFinishesTheWrite)
 const Params kSlowParams = {{"dma_threshold", "1"}, {"dma_latency_us", "500000"}, {"buffer_size", "65536"}};
 constexpr auto kLatency = 500ms;
 
+// A write of 1000 pattern bytes from a one-page buffer (one descriptor,
+// kLatency long) on a thread of its own, into the device loaded with
+// kSlowParams: the signal tests below send it signals while it waits for the
+// engine, then check with expect_finished_by_cpu() that it completed anyway.
+class SlowWrite {
+public:
+	static constexpr size_t kLen = 1000;
+
+	// Opens the device, counts its stats and starts the write; the caller
+	// returns if this fails fatally.
+	void start(unsigned seed)
+	{
+		w_ = open_device(O_WRONLY);
+		ASSERT_TRUE(w_.ok()) << std::strerror(errno);
+		ASSERT_TRUE(buf_.ok()) << std::strerror(errno);
+		const std::vector<uint8_t> data = pattern(0, kLen, seed);
+		std::memcpy(buf_.at(0), data.data(), data.size());
+		before_ = get_stats(w_.get());
+		t0_ = Clock::now();
+		writer_ = std::make_unique<Background<Io>>([this] { return sys_write(w_.get(), buf_.at(0), kLen); });
+	}
+
+	Background<Io> &writer() { return *writer_; }
+	Clock::time_point started() const { return t0_; }
+
+	// Once the writer returned: it returned the full count before the
+	// engine would have finished, its one descriptor counts as failed,
+	// and the CPU stored all of it (an atomic write: DMA committed none).
+	void expect_finished_by_cpu()
+	{
+		EXPECT_EQ(writer_->result(), ok(ssize_t(kLen)));
+		EXPECT_LT(writer_->finished_at() - t0_, kLatency) << "the write waited for the engine";
+		const circbuf_stats after = get_stats(w_.get());
+		EXPECT_EQ(after.used, kLen);
+		EXPECT_EQ(after.bytes_written - before_.bytes_written, kLen);
+		EXPECT_EQ(after.writes - before_.writes, 1u);
+		const Delta d = after - before_;
+		EXPECT_EQ(d.submitted, 1u);
+		EXPECT_EQ(d.failed, 1u) << "the interrupted descriptor counts as failed";
+		EXPECT_EQ(d.dma_bytes, 0u) << "DMA committed part of an atomic write";
+		EXPECT_EQ(d.cpu_bytes, kLen);
+	}
+
+private:
+	Fd w_;
+	Pages buf_{1};  // one page: one descriptor
+	circbuf_stats before_{};
+	Clock::time_point t0_;
+	std::unique_ptr<Background<Io>> writer_;  // last: joined before the rest goes
+};
+
 // A signal ends the wait for the engine: the transfer is terminated and the
 // CPU copies the write, which returns its full count soon after the signal.
 TEST_F(CircbufDma, SignalDuringTransferIsFinishedByCpuWithoutWaitingForTheEngine)
 {
 	if (!load_dma(kSlowParams))
 		return;
-	Fd w = open_device(O_WRONLY);
-	ASSERT_TRUE(w.ok()) << std::strerror(errno);
-	Pages buf(1);  // one page: one descriptor
-	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
-	const std::vector<uint8_t> data = pattern(0, 1000, 15);
-	std::memcpy(buf.at(0), data.data(), data.size());
-	const circbuf_stats before = get_stats(w.get());
-
-	const auto t0 = Clock::now();
-	Background<Io> writer([&] { return sys_write(w.get(), buf.at(0), 1000); });
-	std::this_thread::sleep_until(t0 + 100ms);
+	SlowWrite sw;
+	sw.start(15);
+	if (HasFatalFailure())
+		return;
+	Background<Io> &writer = sw.writer();
+	std::this_thread::sleep_until(sw.started() + 100ms);
 	ASSERT_FALSE(writer.done()) << "the write did not wait for the engine: "
 				    << testing::PrintToString(writer.result());
 	const auto signalled = Clock::now();
-	ASSERT_LT(signalled - t0, kLatency - 150ms) << "too slow to signal inside the DMA latency";
+	ASSERT_LT(signalled - sw.started(), kLatency - 150ms) << "too slow to signal inside the DMA latency";
 	pthread_kill(writer.handle(), kInterruptSignal);
 	ASSERT_TRUE(writer.wait(kWakeTimeout)) << "a signal did not interrupt the DMA wait";
-	EXPECT_EQ(writer.result(), ok(1000));
-	EXPECT_LT(writer.finished_at() - t0, kLatency) << "the write waited for the engine";
-
-	const circbuf_stats after = get_stats(w.get());
-	EXPECT_EQ(after.used, 1000u);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, 1000u);
-	EXPECT_EQ(after.writes - before.writes, 1u);
-	const Delta d = after - before;
-	EXPECT_EQ(d.submitted, 1u);
-	EXPECT_EQ(d.failed, 1u) << "the interrupted descriptor counts as failed";
-	EXPECT_EQ(d.dma_bytes, 0u) << "DMA committed part of an atomic write";
-	EXPECT_EQ(d.cpu_bytes, 1000u);
+	sw.expect_finished_by_cpu();
 
 	// Read back by DMA: the device works after an interrupted transfer.
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
@@ -993,32 +1029,17 @@ TEST_F(CircbufDma, PeriodicSaRestartSignalsDoNotKeepAWriteFromCompleting)
 	if (!load_dma(kSlowParams))
 		return;
 	ScopedSigaction sa(SIGUSR2, [](int) {}, SA_RESTART);
-	Fd w = open_device(O_WRONLY);
-	ASSERT_TRUE(w.ok()) << std::strerror(errno);
-	Pages buf(1);  // one page: one descriptor
-	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
-	const std::vector<uint8_t> data = pattern(0, 1000, 17);
-	std::memcpy(buf.at(0), data.data(), data.size());
-	const circbuf_stats before = get_stats(w.get());
+	SlowWrite sw;
+	sw.start(17);
+	if (HasFatalFailure())
+		return;
 
 	// A signal every 100 ms, five in each descriptor's half second.
-	const auto t0 = Clock::now();
-	Background<Io> writer([&] { return sys_write(w.get(), buf.at(0), 1000); });
-	while (!writer.wait(100ms) && Clock::now() - t0 < 10s)
+	Background<Io> &writer = sw.writer();
+	while (!writer.wait(100ms) && Clock::now() - sw.started() < 10s)
 		pthread_kill(writer.handle(), SIGUSR2);
 	ASSERT_TRUE(writer.done()) << "the write did not complete in 10 s of SA_RESTART signals";
-	EXPECT_EQ(writer.result(), ok(1000));
-	EXPECT_LT(writer.finished_at() - t0, kLatency) << "the write waited for the engine";
-
-	const circbuf_stats after = get_stats(w.get());
-	EXPECT_EQ(after.used, 1000u);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, 1000u);
-	EXPECT_EQ(after.writes - before.writes, 1u);
-	const Delta d = after - before;
-	EXPECT_EQ(d.submitted, 1u);
-	EXPECT_EQ(d.failed, 1u) << "the interrupted descriptor counts as failed";
-	EXPECT_EQ(d.dma_bytes, 0u);
-	EXPECT_EQ(d.cpu_bytes, 1000u);
+	sw.expect_finished_by_cpu();
 }
 
 TEST_F(CircbufDma, UnloadsWhenTheEngineIsIdle)

@@ -1,15 +1,13 @@
 // The locking modes: with locking=split a reader and a writer work on the
 // ring at the same time; with locking=single one mutex serialises them. A
 // writer stuck in a page fault on its source buffer (a userfaultfd page
-// that stays missing until the test fills it) shows the difference.
+// that stays missing until the test serves it) shows the difference.
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "circbuf/unique_fd.h"
@@ -17,75 +15,6 @@
 
 namespace circbuf_vm {
 namespace {
-
-// One anonymous page registered with userfaultfd(2) in missing mode: a
-// copy from it sleeps in the fault until fill() provides its contents.
-class FaultingPage {
-public:
-	FaultingPage()
-	{
-		uffd_.reset(int(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)));
-		if (!uffd_.ok()) {
-			errno_ = errno;
-			error_ = std::string("userfaultfd: ") + std::strerror(errno);
-			return;
-		}
-		uffdio_api api{};
-		api.api = UFFD_API;
-		if (ioctl(uffd_.get(), UFFDIO_API, &api) != 0) {
-			error_ = std::string("UFFDIO_API: ") + std::strerror(errno);
-			return;
-		}
-		size_ = size_t(sysconf(_SC_PAGESIZE));
-		void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
-			error_ = std::string("mmap: ") + std::strerror(errno);
-			return;
-		}
-		page_ = static_cast<uint8_t *>(p);
-		uffdio_register reg{};
-		reg.range.start = reinterpret_cast<uintptr_t>(page_);
-		reg.range.len = size_;
-		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-		if (ioctl(uffd_.get(), UFFDIO_REGISTER, &reg) != 0)
-			error_ = std::string("UFFDIO_REGISTER: ") + std::strerror(errno);
-	}
-	FaultingPage(const FaultingPage &) = delete;
-	FaultingPage &operator=(const FaultingPage &) = delete;
-	~FaultingPage()
-	{
-		// Closing the userfaultfd first wakes any thread still in the
-		// fault; the page then reads as zeros.
-		uffd_.reset();
-		if (page_)
-			munmap(page_, size_);
-	}
-
-	// "" when the page is ready, else why not (and the errno).
-	const std::string &error() const { return error_; }
-	int error_errno() const { return errno_; }
-	uint8_t *data() const { return page_; }
-	size_t size() const { return size_; }
-
-	// Resolves the fault: the page's contents become @value bytes.
-	bool fill(uint8_t value)
-	{
-		std::vector<uint8_t> src(size_, value);
-		uffdio_copy copy{};
-		copy.dst = reinterpret_cast<uintptr_t>(page_);
-		copy.src = reinterpret_cast<uintptr_t>(src.data());
-		copy.len = size_;
-		return ioctl(uffd_.get(), UFFDIO_COPY, &copy) == 0;
-	}
-
-private:
-	circbuf::unique_fd uffd_;
-	uint8_t *page_ = nullptr;
-	size_t size_ = 0;
-	std::string error_;
-	int errno_ = 0;
-};
 
 class CircbufLocking : public CircbufTest {
 protected:
@@ -126,7 +55,7 @@ protected:
 		~ReleaseOnExit()
 		{
 			if (!t.writer_->done())
-				t.page_.fill(0);
+				t.page_.serve_filled(0);
 		}
 	};
 
@@ -136,7 +65,7 @@ protected:
 		// A writer still in its fault cannot be interrupted on the DMA
 		// path: resolve the fault (EEXIST if that was done already).
 		if (writer_ && !writer_->done())
-			page_.fill(0);
+			page_.serve_filled(0);
 		writer_.reset();
 		rd_.reset();
 		wr_.reset();
@@ -146,7 +75,7 @@ protected:
 	// Resolves the fault: the writer then stores the whole page.
 	void release_writer(uint8_t value)
 	{
-		ASSERT_TRUE(page_.fill(value)) << std::strerror(errno);
+		ASSERT_TRUE(page_.serve_filled(value)) << std::strerror(errno);
 		ASSERT_TRUE(writer_->wait(kWakeTimeout));
 		EXPECT_EQ(writer_->result(), ok(ssize_t(page_.size())));
 	}

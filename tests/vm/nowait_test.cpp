@@ -11,12 +11,10 @@
 #include "vm_test.h"
 
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,113 +61,6 @@ std::string events_str(int ev)
 			s += s.empty() ? name : std::string("|") + name;
 	return s.empty() ? "0" : s;
 }
-
-// One anonymous page registered with userfaultfd(2) in missing mode, that
-// nobody serves until serve() or serve_zeros(): a copy to or from it, by
-// CPU (copy_{to,from}_user()) or by pinning it for DMA, sleeps in the fault
-// until then. The userfaultfd has no UFFD_USER_MODE_ONLY, which would fail
-// kernel-mode faults with EFAULT instead (as root that is allowed).
-// Destroying it closes the userfaultfd first, which wakes a thread still in
-// the fault (it then sees a zero page), then unmaps the page.
-class UnservedPage {
-public:
-	UnservedPage() { init(); }
-	UnservedPage(const UnservedPage &) = delete;
-	UnservedPage &operator=(const UnservedPage &) = delete;
-	~UnservedPage()
-	{
-		uffd_.reset();
-		if (page_)
-			munmap(page_, size_);
-	}
-
-	// "" once the page is ready, else what failed; error_errno() says why.
-	const std::string &error() const { return error_; }
-	int error_errno() const { return errno_; }
-	uint8_t *data() const { return page_; }
-	size_t size() const { return size_; }
-
-	// True once a thread faults on the page: the userfaultfd reports it.
-	bool wait_for_fault(Clock::duration timeout)
-	{
-		pollfd p{uffd_.get(), POLLIN, 0};
-		if (poll(&p, 1, int(ms(timeout))) != 1)
-			return false;
-		uffd_msg msg{};
-		if (read(uffd_.get(), &msg, sizeof(msg)) != ssize_t(sizeof(msg)))
-			return false;
-		return msg.event == UFFD_EVENT_PAGEFAULT &&
-		       (msg.arg.pagefault.address & ~uint64_t(size_ - 1)) == reinterpret_cast<uintptr_t>(page_);
-	}
-
-	// Resolves the fault with these size() bytes (UFFDIO_COPY), waking the
-	// thread in it. False, with errno, if that failed.
-	bool serve(const std::vector<uint8_t> &contents)
-	{
-		uffdio_copy copy{};
-		copy.dst = reinterpret_cast<uintptr_t>(page_);
-		copy.src = reinterpret_cast<uintptr_t>(contents.data());
-		copy.len = size_;
-		return retry([&] { return ioctl(uffd_.get(), UFFDIO_COPY, &copy); });
-	}
-
-	// Resolves the fault with a page of zeros (UFFDIO_ZEROPAGE).
-	bool serve_zeros()
-	{
-		uffdio_zeropage zero{};
-		zero.range = {reinterpret_cast<uintptr_t>(page_), size_};
-		return retry([&] { return ioctl(uffd_.get(), UFFDIO_ZEROPAGE, &zero); });
-	}
-
-	// The last resort when serving fails: closing the userfaultfd wakes
-	// the thread in the fault.
-	void abandon() { uffd_.reset(); }
-
-private:
-	void init()
-	{
-		uffd_.reset(int(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)));
-		uffdio_api api{};
-		api.api = UFFD_API;
-		if (!uffd_.ok() || ioctl(uffd_.get(), UFFDIO_API, &api) != 0)
-			return fail(uffd_.ok() ? "UFFDIO_API" : "userfaultfd");
-		size_ = size_t(sysconf(_SC_PAGESIZE));
-		void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return fail("mmap");
-		page_ = static_cast<uint8_t *>(p);
-		uffdio_register reg{};
-		reg.range = {reinterpret_cast<uintptr_t>(page_), size_};
-		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-		if (ioctl(uffd_.get(), UFFDIO_REGISTER, &reg) != 0)
-			fail("UFFDIO_REGISTER");
-	}
-
-	void fail(const char *what)
-	{
-		errno_ = errno;
-		error_ = std::string(what) + ": " + std::strerror(errno);
-	}
-
-	// EAGAIN: the address space was changing; try again.
-	template <typename F> static bool retry(F ioctl_call)
-	{
-		for (int i = 0; i < 100; i++) {
-			if (ioctl_call() == 0)
-				return true;
-			if (errno != EAGAIN)
-				return false;
-			std::this_thread::sleep_for(1ms);
-		}
-		return false;
-	}
-
-	Fd uffd_;
-	uint8_t *page_ = nullptr;
-	size_t size_ = 0;
-	std::string error_;
-	int errno_ = 0;
-};
 
 // An io_uring instance, torn down on scope exit.
 class Ring {
@@ -550,7 +441,7 @@ protected:
 		EXPECT_EQ(n, 0) << "bytes beyond the stream";
 	}
 
-	UnservedPage page_;
+	FaultingPage page_;
 	Fd sleeper_fd_;
 	Fd other_;  // of the sleeper's side, for an io_uring request
 	Fd idle_;   // an O_RDONLY file to close

@@ -1,11 +1,13 @@
-// Helpers of the in-VM tests: module control, I/O wrappers, the fixture and
-// the per-test watchdog. See vm_test.h.
+// Helpers of the in-VM tests: module control, I/O wrappers, the userfaultfd
+// page, the fixture and the per-test watchdog. See vm_test.h.
 #include "vm_test.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -397,6 +399,105 @@ ScopedSigaction::ScopedSigaction(int sig, void (*handler)(int), int flags) : sig
 ScopedSigaction::~ScopedSigaction()
 {
 	sigaction(sig_, &old_, nullptr);
+}
+
+FaultingPage::FaultingPage()
+{
+	uffd_.reset(int(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)));
+	if (!uffd_.ok()) {
+		fail("userfaultfd");
+		return;
+	}
+	uffdio_api api{};
+	api.api = UFFD_API;
+	if (ioctl(uffd_.get(), UFFDIO_API, &api) != 0) {
+		fail("UFFDIO_API");
+		return;
+	}
+	size_ = size_t(sysconf(_SC_PAGESIZE));
+	void *p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		fail("mmap");
+		return;
+	}
+	page_ = static_cast<uint8_t *>(p);
+	uffdio_register reg{};
+	reg.range = {reinterpret_cast<uintptr_t>(page_), size_};
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd_.get(), UFFDIO_REGISTER, &reg) != 0)
+		fail("UFFDIO_REGISTER");
+}
+
+FaultingPage::~FaultingPage()
+{
+	// The userfaultfd first: a thread still in the fault wakes and sees a
+	// zero page, instead of a page that is gone.
+	uffd_.reset();
+	if (page_)
+		munmap(page_, size_);
+}
+
+void FaultingPage::fail(const char *what)
+{
+	errno_ = errno;
+	error_ = std::string(what) + ": " + std::strerror(errno);
+}
+
+bool FaultingPage::wait_for_fault(Clock::duration timeout)
+{
+	pollfd p{uffd_.get(), POLLIN, 0};
+	const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+	if (poll(&p, 1, int(ms)) != 1)
+		return false;
+	uffd_msg msg{};
+	if (read(uffd_.get(), &msg, sizeof(msg)) != ssize_t(sizeof(msg)))
+		return false;
+	return msg.event == UFFD_EVENT_PAGEFAULT &&
+	       (msg.arg.pagefault.address & ~uint64_t(size_ - 1)) == reinterpret_cast<uintptr_t>(page_);
+}
+
+namespace {
+
+// Runs a UFFDIO_* ioctl until it does not fail with EAGAIN, which means the
+// address space was changing under it; false, with errno, on another error
+// or if it keeps failing.
+template <typename F> bool retry_uffd(F ioctl_call)
+{
+	for (int i = 0; i < 100; i++) {
+		if (ioctl_call() == 0)
+			return true;
+		if (errno != EAGAIN)
+			return false;
+		std::this_thread::sleep_for(1ms);
+	}
+	return false;
+}
+
+}  // namespace
+
+bool FaultingPage::serve(const std::vector<uint8_t> &contents)
+{
+	if (contents.size() != size_) {
+		errno = EINVAL;
+		return false;
+	}
+	uffdio_copy copy{};
+	copy.dst = reinterpret_cast<uintptr_t>(page_);
+	copy.src = reinterpret_cast<uintptr_t>(contents.data());
+	copy.len = size_;
+	return retry_uffd([&] { return ioctl(uffd_.get(), UFFDIO_COPY, &copy); });
+}
+
+bool FaultingPage::serve_filled(uint8_t value)
+{
+	return serve(std::vector<uint8_t>(size_, value));
+}
+
+bool FaultingPage::serve_zeros()
+{
+	uffdio_zeropage zero{};
+	zero.range = {reinterpret_cast<uintptr_t>(page_), size_};
+	return retry_uffd([&] { return ioctl(uffd_.get(), UFFDIO_ZEROPAGE, &zero); });
 }
 
 void CircbufTest::SetUp()

@@ -244,6 +244,54 @@ private:
 	struct sigaction old_ {};
 };
 
+// One anonymous page registered with userfaultfd(2) in missing mode, that
+// nobody serves until serve(), serve_filled() or serve_zeros(): a copy to or
+// from it, by CPU (copy_{to,from}_user()) or by pinning it for DMA, sleeps
+// in the fault until then, holding whatever lock its caller holds. The
+// userfaultfd has no UFFD_USER_MODE_ONLY, which would fail kernel-mode
+// faults with EFAULT instead (as root that is allowed). Destroying it
+// closes the userfaultfd first, which wakes a thread still in the fault (it
+// then sees a zero page), then unmaps the page.
+class FaultingPage {
+public:
+	FaultingPage();
+	FaultingPage(const FaultingPage &) = delete;
+	FaultingPage &operator=(const FaultingPage &) = delete;
+	~FaultingPage();
+
+	// "" once the page is ready, else what failed; error_errno() says why
+	// (ENOSYS: the kernel has no userfaultfd).
+	const std::string &error() const { return error_; }
+	int error_errno() const { return errno_; }
+	uint8_t *data() const { return page_; }
+	size_t size() const { return size_; }
+
+	// True once a thread faults on the page: the userfaultfd reports it
+	// within timeout.
+	bool wait_for_fault(Clock::duration timeout);
+
+	// Resolve the fault, waking the thread in it: with these size() bytes
+	// (UFFDIO_COPY), with size() bytes of value, or with a page of zeros
+	// (UFFDIO_ZEROPAGE). False, with errno, if that failed (EEXIST: it was
+	// served already).
+	bool serve(const std::vector<uint8_t> &contents);
+	bool serve_filled(uint8_t value);
+	bool serve_zeros();
+
+	// The last resort when serving fails: closing the userfaultfd wakes
+	// the thread in the fault.
+	void abandon() { uffd_.reset(); }
+
+private:
+	void fail(const char *what);
+
+	Fd uffd_;
+	uint8_t *page_ = nullptr;
+	size_t size_ = 0;
+	std::string error_;
+	int errno_ = 0;
+};
+
 // Fixture of every test: the module is loaded with the harness parameters
 // (or the ones the test asks for with reload()), and the device is empty
 // with no open file, its capacity in capacity_.
