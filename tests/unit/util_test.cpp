@@ -419,14 +419,51 @@ TEST(OptionParser, UsageDescribesEveryOption)
 
 // ---- pattern ----
 
-TEST(Pattern, MatchesTheDocumentedFormula)
+TEST(Pattern, WordZeroIsSplitmix64sFirstOutput)
 {
-	EXPECT_EQ(pattern_byte(0), 0);
-	EXPECT_EQ(pattern_byte(1), 131);
-	EXPECT_EQ(pattern_byte(2), 6);
-	EXPECT_EQ(pattern_byte(256), 1);
-	for (std::uint64_t i : {0ull, 7ull, 255ull, 65535ull, 1ull << 40})
-		EXPECT_EQ(pattern_byte(i), (i * 131 + (i >> 8)) & 0xff);
+	// splitmix64 seeded with 0 first returns 0xe220a8397b1dcdaf (Vigna's
+	// reference code): the mix is the published one.
+	EXPECT_EQ(pattern_word(0), 0xe220a8397b1dcdafull);
+}
+
+TEST(Pattern, BytesAreTheWordsInLittleEndianOrder)
+{
+	for (std::uint64_t w : {0ull, 1ull, 8191ull, 1ull << 40})
+		for (unsigned k = 0; k < 8; k++)
+			EXPECT_EQ(pattern_byte(8 * w + k, 3), (pattern_word(w, 3) >> (8 * k)) & 0xff);
+}
+
+TEST(Pattern, NeverRepeatsAtARingOrBlockSize)
+{
+	// A stale lap of the ring, or a dropped block, is data from one of
+	// these distances back: it must not verify.
+	std::vector<std::byte> window(4096);
+	for (std::uint64_t at : {0ull, 12345ull, 1ull << 33})
+		for (std::uint64_t shift = 8; shift <= (1ull << 32); shift <<= 1) {
+			fill_pattern(window, at + shift);
+			EXPECT_TRUE(find_pattern_mismatch(window, at).has_value())
+				<< "at " << at << " shift " << shift;
+		}
+}
+
+TEST(Pattern, ADropped64KiBWriteFailsAtItsFirstByte)
+{
+	const size_t block = 65536;
+	std::vector<std::byte> got(3 * block);
+	// Blocks 0, 2 and 3 of the stream arrive; block 1 was dropped.
+	fill_pattern(std::span(got).first(block), 0);
+	fill_pattern(std::span(got).subspan(block), 2 * block);
+	EXPECT_EQ(find_pattern_mismatch(got, 0), block);
+}
+
+TEST(Pattern, SeedsGiveDifferentStreams)
+{
+	std::vector<std::byte> a(256), b(256);
+	fill_pattern(a, 100, 0);
+	fill_pattern(b, 100, 1);
+	EXPECT_NE(a, b);
+	EXPECT_FALSE(find_pattern_mismatch(b, 100, 1).has_value());
+	EXPECT_TRUE(find_pattern_mismatch(b, 100, 0).has_value());
 }
 
 TEST(Pattern, VerifiesWhenSplitAtAnyPoint)
@@ -452,6 +489,18 @@ TEST(Pattern, FindsTheFirstMismatch)
 	buf[900] ^= std::byte{1};
 	EXPECT_EQ(find_pattern_mismatch(buf, 77), 600u);
 	EXPECT_TRUE(find_pattern_mismatch(buf, 78).has_value());
+}
+
+TEST(Pattern, FindsAMismatchInTheUnalignedHeadAndTail)
+{
+	// Offset 77 is 3 bytes before a word boundary: bytes 0-2 are the
+	// head, bytes 995-999 the tail after the last whole word.
+	for (size_t at : {0u, 1u, 2u, 3u, 994u, 995u, 999u}) {
+		std::vector<std::byte> buf(1000);
+		fill_pattern(buf, 77);
+		buf[at] ^= std::byte{0x80};
+		EXPECT_EQ(find_pattern_mismatch(buf, 77), at);
+	}
 }
 
 // ---- stats formatting ----

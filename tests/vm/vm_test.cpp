@@ -50,19 +50,10 @@ Io sys_write(int fd, const void *buf, size_t n)
 	return r < 0 ? err(errno) : ok(r);
 }
 
-uint8_t pattern_byte(uint64_t i, unsigned seed)
-{
-	// Fibonacci hashing of the position: neighbouring bytes differ and the
-	// stream does not repeat at any ring size a test uses.
-	uint64_t x = (i + uint64_t{seed} * 0x100000001ULL) * 0x9E3779B97F4A7C15ULL;
-	return static_cast<uint8_t>(x >> 56);
-}
-
 std::vector<uint8_t> pattern(uint64_t offset, size_t n, unsigned seed)
 {
 	std::vector<uint8_t> v(n);
-	for (size_t i = 0; i < n; i++)
-		v[i] = pattern_byte(offset + i, seed);
+	circbuf::fill_pattern(std::as_writable_bytes(std::span(v)), offset, seed);
 	return v;
 }
 

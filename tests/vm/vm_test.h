@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "circbuf/pattern.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -87,8 +89,9 @@ void PrintTo(const Io &io, std::ostream *os);
 Io sys_read(int fd, void *buf, size_t n);
 Io sys_write(int fd, const void *buf, size_t n);
 
-// A byte stream with no short period: byte i of stream seed.
-uint8_t pattern_byte(uint64_t i, unsigned seed = 0);
+// The tools' test stream (circbuf/pattern.h, never repeating): byte i of
+// stream seed, and n of its bytes from offset.
+using circbuf::pattern_byte;
 std::vector<uint8_t> pattern(uint64_t offset, size_t n, unsigned seed = 0);
 
 // Compares byte strings, reporting the first difference rather than both.

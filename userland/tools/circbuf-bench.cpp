@@ -50,7 +50,15 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char *kTool = "circbuf-bench";
-constexpr size_t kPatternPeriod = 65536; // pattern_byte(i + 64K) == pattern_byte(i)
+// The bench writes straight from a reference copy of the test stream, so
+// that the measured loop makes no data. That copy holds the stream's first
+// kPatternPeriod bytes (plus one block), and stream offset off is checked
+// against its byte off % kPatternPeriod: 257 pages, so a page-sized or
+// larger block stays page aligned, while a stale ring lap or a dropped
+// block (a power of two of at most 2^31 bytes back) still reads wrong: 257
+// is prime, and such a distance is a multiple of 257 pages only for 257 or
+// more blocks at once.
+constexpr size_t kPatternPeriod = 257 * 4096;
 constexpr std::uint64_t kMaxQd = 4096;
 
 struct Options {
@@ -272,9 +280,9 @@ struct Buffer {
 	iovec iov() const { return {data(), size}; }
 };
 
-// The pattern stream from offset 0 to one period past the largest block:
-// any stretch of at most @max_block bytes at stream offset off is at
-// data() + off % kPatternPeriod.
+// The test stream folded at kPatternPeriod, plus one block: any stretch of
+// at most @max_block bytes at stream offset off is at data() + off %
+// kPatternPeriod.
 struct Reference {
 	Buffer buf;
 	explicit Reference(size_t max_block) : buf(kPatternPeriod + max_block)
@@ -292,11 +300,11 @@ void check_pattern(const Reference &ref, const std::byte *data, size_t n,
 {
 	if (std::memcmp(data, ref.at(off), n) == 0)
 		return;
-	auto bad = find_pattern_mismatch({data, n}, off);
+	const std::uint64_t folded = off % kPatternPeriod;
+	const size_t bad = find_pattern_mismatch({data, n}, folded).value_or(0);
 	die(strprintf("%s: data mismatch at stream byte %llu: read 0x%02x, expected 0x%02x",
-		      what.c_str(), (unsigned long long)(off + bad.value_or(0)),
-		      unsigned(data[bad.value_or(0)]),
-		      unsigned(pattern_byte(off + bad.value_or(0)))));
+		      what.c_str(), (unsigned long long)(off + bad), unsigned(data[bad]),
+		      unsigned(pattern_byte(folded + bad))));
 }
 
 // ---- io_uring ----
