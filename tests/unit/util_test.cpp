@@ -580,22 +580,25 @@ TEST(Report, StrprintfFormatsLongStrings)
 
 // ---- stress records ----
 
-TEST(Record, RoundTripsWriterAndSeq)
+TEST(Record, RoundTripsItsIdentity)
 {
 	for (size_t size : {kMinRecordSize, size_t(64), size_t(100), kMaxRecordSize}) {
 		std::vector<std::byte> rec(size);
-		encode_record(rec, 7, 123456789012ull);
+		encode_record(rec, {7, 123456789012ull, 4000000000u, 62, 63});
 		auto id = decode_record(rec);
 		ASSERT_TRUE(id.has_value()) << size;
 		EXPECT_EQ(id->writer, 7u);
 		EXPECT_EQ(id->seq, 123456789012ull);
+		EXPECT_EQ(id->write, 4000000000u);
+		EXPECT_EQ(id->index, 62u);
+		EXPECT_EQ(id->count, 63u);
 	}
 }
 
 TEST(Record, AnyFlippedBitIsDetected)
 {
 	std::vector<std::byte> rec(64);
-	encode_record(rec, 3, 42);
+	encode_record(rec, {3, 42, 9, 1, 2});
 	for (size_t i = 0; i < rec.size(); i++)
 		for (int bit = 0; bit < 8; bit++) {
 			auto bad = rec;
@@ -607,18 +610,48 @@ TEST(Record, AnyFlippedBitIsDetected)
 TEST(Record, WrongLengthIsDetected)
 {
 	std::vector<std::byte> rec(128);
-	encode_record(rec, 1, 1);
+	encode_record(rec, {1, 1});
 	EXPECT_FALSE(decode_record(std::span(rec).first(64)).has_value());
+}
+
+TEST(Record, AnIndexOutsideItsWriteIsRejected)
+{
+	std::vector<std::byte> rec(64);
+	encode_record(rec, {1, 1, 1, 3, 3});
+	EXPECT_FALSE(decode_record(rec).has_value());
+	encode_record(rec, {1, 1, 1, 0, 0});
+	EXPECT_FALSE(decode_record(rec).has_value());
 }
 
 TEST(Record, PayloadDependsOnWriterAndSeq)
 {
 	std::vector<std::byte> a(64), b(64), c(64);
-	encode_record(a, 1, 5);
-	encode_record(b, 2, 5);
-	encode_record(c, 1, 6);
-	EXPECT_NE(std::vector(a.begin() + 24, a.end()), std::vector(b.begin() + 24, b.end()));
-	EXPECT_NE(std::vector(a.begin() + 24, a.end()), std::vector(c.begin() + 24, c.end()));
+	encode_record(a, {1, 5});
+	encode_record(b, {2, 5});
+	encode_record(c, {1, 6});
+	auto payload = [](const std::vector<std::byte> &r) {
+		return std::vector(r.begin() + kRecordHeaderSize, r.end());
+	};
+	EXPECT_NE(payload(a), payload(b));
+	EXPECT_NE(payload(a), payload(c));
+}
+
+TEST(Record, AWritesRecordsMayOnlyBeFollowedByTheirNext)
+{
+	const RecordId first{1, 10, 5, 0, 3}, middle{1, 11, 5, 1, 3}, last{1, 12, 5, 2, 3};
+	EXPECT_TRUE(first.may_precede(middle));
+	EXPECT_TRUE(middle.may_precede(last));
+	EXPECT_FALSE(first.may_precede(last));		      // a record skipped
+	EXPECT_FALSE(middle.may_precede({2, 0, 0, 0, 1}));    // another writer between
+	EXPECT_FALSE(middle.may_precede({1, 11, 6, 1, 3}));   // another write
+}
+
+TEST(Record, TheLastRecordOfAWriteMayOnlyBeFollowedByAFirst)
+{
+	const RecordId last{1, 12, 5, 2, 3};
+	EXPECT_TRUE(last.may_precede({2, 0, 0, 0, 4}));
+	EXPECT_TRUE(last.may_precede({1, 13, 6, 0, 1}));
+	EXPECT_FALSE(last.may_precede({2, 7, 3, 1, 4}));      // the rest of a split write
 }
 
 TEST(Rng, BetweenStaysInBounds)

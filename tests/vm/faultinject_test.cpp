@@ -410,6 +410,7 @@ constexpr unsigned kWriters = 3, kReaders = 3;
 // What one writer did: records 0..records-1 written.
 struct WriterLog {
 	uint64_t records = 0, bytes = 0;
+	uint32_t writes = 0;
 	std::string error;
 };
 
@@ -422,7 +423,8 @@ void record_writer(int fd, uint32_t id, const std::atomic<bool> &stop, WriterLog
 	while (!stop) {
 		const size_t nrec = rng.between(1, kPipeBuf / kRecord);
 		for (size_t i = 0; i < nrec; i++)
-			circbuf::encode_record(std::span(buf).subspan(i * kRecord, kRecord), id, log.records + i);
+			circbuf::encode_record(std::span(buf).subspan(i * kRecord, kRecord),
+					       {id, log.records + i, log.writes, uint16_t(i), uint16_t(nrec)});
 		const size_t len = nrec * kRecord;
 		Io w = sys_write(fd, buf.data(), len);
 		if (w != ok(len)) {
@@ -431,6 +433,7 @@ void record_writer(int fd, uint32_t id, const std::atomic<bool> &stop, WriterLog
 		}
 		log.bytes += len;
 		log.records += nrec;
+		log.writes++;
 	}
 }
 
@@ -441,7 +444,8 @@ struct StreamCheck {
 	std::vector<std::byte> carry;
 	std::array<std::vector<uint8_t>, kWriters> seen;  // per writer: times each seq was read
 	std::array<int64_t, kWriters> last{-1, -1, -1};
-	uint64_t bytes = 0, partial = 0, garbage = 0, reordered = 0, phantom = 0;
+	std::optional<circbuf::RecordId> prev;  // the stream's last intact record
+	uint64_t bytes = 0, partial = 0, garbage = 0, reordered = 0, phantom = 0, split = 0;
 
 	// Under mu: account for @data, the next bytes of the stream.
 	void add(std::span<const std::byte> data)
@@ -453,9 +457,13 @@ struct StreamCheck {
 			auto id = circbuf::decode_record(std::span<const std::byte>(carry).subspan(off, kRecord));
 			if (!id) {
 				garbage++;
+				prev.reset();
 				off++;
 				continue;
 			}
+			if (prev && !prev->may_precede(*id))
+				split++;
+			prev = id;
 			if (id->writer >= kWriters) {
 				phantom++;
 			} else {
@@ -557,6 +565,7 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndRecordsArriveWholeDespiteInjectedErr
 	EXPECT_EQ(dup, 0u) << "records read twice";
 	EXPECT_EQ(lost, 0u) << "records lost or torn";
 	EXPECT_EQ(sc.reordered, 0u) << "records of one writer out of order";
+	EXPECT_EQ(sc.split, 0u) << "writes whose records did not arrive together";
 	EXPECT_EQ(sc.phantom, 0u);
 	EXPECT_EQ(sc.garbage, 0u) << "bytes that were not part of an intact record";
 	EXPECT_TRUE(sc.carry.empty()) << sc.carry.size() << " bytes of a partial record at the end";

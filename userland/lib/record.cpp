@@ -52,14 +52,16 @@ std::uint32_t fnv1a(std::span<const std::byte> data, std::uint32_t hash)
 	return hash;
 }
 
-void encode_record(std::span<std::byte> rec, std::uint32_t writer,
-		   std::uint64_t seq)
+void encode_record(std::span<std::byte> rec, const RecordId &id)
 {
 	store(rec, 0, kRecordMagic);
-	store(rec, 8, writer);
+	store(rec, 8, id.writer);
 	store(rec, 12, std::uint32_t(rec.size()));
-	store(rec, 16, seq);
-	payload_rng(writer, seq).fill(rec.subspan(kRecordHeaderSize));
+	store(rec, 16, id.seq);
+	store(rec, 24, id.write);
+	store(rec, 28, id.index);
+	store(rec, 30, id.count);
+	payload_rng(id.writer, id.seq).fill(rec.subspan(kRecordHeaderSize));
 	store(rec, 4, record_checksum(rec));
 }
 
@@ -70,7 +72,11 @@ std::optional<RecordId> decode_record(std::span<const std::byte> rec)
 	    load<std::uint32_t>(rec, 12) != rec.size() ||
 	    load<std::uint32_t>(rec, 4) != record_checksum(rec))
 		return std::nullopt;
-	RecordId id{load<std::uint32_t>(rec, 8), load<std::uint64_t>(rec, 16)};
+	RecordId id{load<std::uint32_t>(rec, 8), load<std::uint64_t>(rec, 16),
+		    load<std::uint32_t>(rec, 24), load<std::uint16_t>(rec, 28),
+		    load<std::uint16_t>(rec, 30)};
+	if (id.count == 0 || id.index >= id.count)
+		return std::nullopt;
 	std::byte expect[kMaxRecordSize];
 	auto payload = std::span(expect, rec.size() - kRecordHeaderSize);
 	payload_rng(id.writer, id.seq).fill(payload);

@@ -5,7 +5,10 @@
 // circbuf/record.h) in writes of at most PIPE_BUF bytes, which must be
 // atomic; readers read whole multiples of the record size. At the end every
 // record must have been read exactly once, intact, and in order per writer
-// within each reader.
+// within each reader, and the records of each write together: a write's
+// records carry its number, and within each read one record may only be
+// followed by the next of its write (or, if it was the write's last, by
+// the first of any write).
 //
 // random mode: writes and reads of random sizes up to three times the
 // capacity, so writes interleave; the bytes read must be the bytes written
@@ -104,14 +107,16 @@ using Histogram = std::array<std::uint64_t, 256>;
 
 struct WriterResult {
 	std::uint64_t records = 0; // seqs 0..records-1 were written whole
-	std::uint64_t bytes = 0, writes = 0, short_writes = 0;
+	std::uint64_t bytes = 0;
+	std::uint64_t writes = 0;	// write() calls that stored bytes
+	std::uint64_t short_writes = 0; // atomic writes that returned short
 	Histogram hist{};
 	std::string error;
 };
 
 struct ReaderResult {
 	std::uint64_t bytes = 0, reads = 0;
-	std::uint64_t torn = 0, corrupt = 0, reordered = 0;
+	std::uint64_t torn = 0, corrupt = 0, reordered = 0, split = 0;
 	std::vector<std::vector<SeqRange>> seqs; // per writer, in read order
 	Histogram hist{};
 	std::string error;
@@ -144,44 +149,48 @@ void record_writer(Shared &sh, unique_fd fd, unsigned id, WriterResult &res)
 	const size_t max_batch = std::min(kPipeBuf, sh.capacity) / rs;
 	std::vector<std::byte> buf(max_batch * rs);
 	sh.go.wait();
-	while (!sh.stop.load(std::memory_order_relaxed)) {
-		size_t nrec = rng.between(1, max_batch);
+	for (std::uint32_t write = 0; !sh.stop.load(std::memory_order_relaxed); write++) {
+		const size_t nrec = rng.between(1, max_batch);
 		for (size_t i = 0; i < nrec; i++)
-			encode_record(std::span(buf).subspan(i * rs, rs), id,
-				      res.records + i);
+			encode_record(std::span(buf).subspan(i * rs, rs),
+				      {id, res.records + i, write, std::uint16_t(i),
+				       std::uint16_t(nrec)});
 		auto data = std::span<const std::byte>(buf).first(nrec * rs);
-		auto n = write_some(fd.get(), data);
-		if (n && *n != data.size()) {
-			// An atomic write must not be cut; finish it so that the
-			// stream stays parseable, and count the failure.
-			res.short_writes++;
+		// An atomic write must not be cut: count it, and finish it so
+		// that the stream stays parseable.
+		for (bool first = true; !data.empty(); first = false) {
+			auto n = write_some(fd.get(), data);
+			if (!n) {
+				res.error = strprintf("writer %u: write: %s", id,
+						      n.error().message().c_str());
+				break;
+			}
+			if (first && *n != data.size())
+				res.short_writes++;
 			res.writes++;
 			res.bytes += *n;
 			sh.bytes_written += *n;
 			data = data.subspan(*n);
-			n = write_full(fd.get(), data);
 		}
-		if (!n) {
-			res.error = strprintf("writer %u: write: %s", id,
-					      n.error().message().c_str());
+		if (!res.error.empty())
 			break;
-		}
-		res.writes++;
-		res.bytes += *n;
-		sh.bytes_written += *n;
 		res.records += nrec;
 	}
 	fd.reset(); // the last writer's close is what lets the readers see EOF
 	sh.writers_running--;
 }
 
-// Account for one valid-looking record; false if @rec is not one.
-bool check_record(const Shared &sh, std::span<const std::byte> rec,
-		  ReaderResult &res, std::vector<std::uint64_t> &next_seq)
+// Account for one valid-looking record; false if @rec is not one. @prev
+// is the record before it in the same read, if any.
+bool check_record(const Shared &sh, std::span<const std::byte> rec, ReaderResult &res,
+		  std::vector<std::uint64_t> &next_seq, std::optional<RecordId> &prev)
 {
 	auto id = decode_record(rec);
 	if (!id || id->writer >= sh.opt.writers)
 		return false;
+	if (prev && !prev->may_precede(*id))
+		res.split++;
+	prev = id;
 	// next_seq[w] is one past the last seq of writer w this reader saw.
 	if (id->seq < next_seq[id->writer])
 		res.reordered++;
@@ -225,9 +234,13 @@ void record_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
 		// a valid record shows up again, counting one corruption per
 		// damaged stretch, so that one lost byte costs a few records
 		// rather than the rest of the run.
+		// A record is checked against the one before it only when that
+		// one came in the same read: other readers may have read what
+		// came between two reads.
 		size_t avail = carry + *n, off = 0;
+		std::optional<RecordId> prev;
 		while (avail - off >= rs) {
-			if (check_record(sh, std::span(buf).subspan(off, rs), res, next_seq)) {
+			if (check_record(sh, std::span(buf).subspan(off, rs), res, next_seq, prev)) {
 				off += rs;
 				in_garbage = false;
 				continue;
@@ -235,6 +248,7 @@ void record_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
 			if (!in_garbage)
 				res.corrupt++;
 			in_garbage = true;
+			prev.reset();
 			off++;
 		}
 		carry = avail - off;
@@ -315,14 +329,14 @@ std::expected<std::uint64_t, std::error_code> drain(int fd)
 }
 
 struct Verdict {
-	std::uint64_t lost = 0, duplicated = 0, corrupt = 0, reordered = 0,
+	std::uint64_t lost = 0, duplicated = 0, corrupt = 0, reordered = 0, split = 0,
 		      torn = 0, errors = 0, histogram = 0, stats = 0;
 	bool bytes_match = true;
 	std::string details;
 
 	bool pass() const
 	{
-		return !lost && !duplicated && !corrupt && !reordered && !torn &&
+		return !lost && !duplicated && !corrupt && !reordered && !split && !torn &&
 		       !errors && !histogram && !stats && bytes_match;
 	}
 };
@@ -443,7 +457,8 @@ int main(int argc, char **argv)
 		"whole multiples of the record size. Checks: every record\nread "
 		"exactly once (none lost or duplicated), none corrupt, no read "
 		"cutting a\nrecord (torn), each writer's records in order within "
-		"each reader, total bytes\nread == written. A reader resynchronises "
+		"each reader, the records\nof each write together (split), "
+		"total bytes read == written. A reader resynchronises "
 		"after damaged data; corrupt counts damaged\nstretches.\n\n"
 		"random mode: writes and reads of random sizes from 1 byte to 3x "
 		"the capacity\n(at most 8 MiB) carrying random bytes. Checks: "
@@ -588,6 +603,7 @@ int main(int argc, char **argv)
 		v.torn += r.torn;
 		v.corrupt += r.corrupt;
 		v.reordered += r.reordered;
+		v.split += r.split;
 		if (!r.error.empty()) {
 			v.errors++;
 			print_error(kTool, r.error);
@@ -621,10 +637,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	std::printf("%s: FAIL mode=%s lost=%llu duplicated=%llu corrupt=%llu"
-		    " reordered=%llu torn=%llu errors=%llu histogram_mismatch=%llu"
+		    " reordered=%llu split=%llu torn=%llu errors=%llu histogram_mismatch=%llu"
 		    " stats_mismatch=%llu %s\n", kTool, o.mode.c_str(),
 		    (unsigned long long)v.lost, (unsigned long long)v.duplicated,
 		    (unsigned long long)v.corrupt, (unsigned long long)v.reordered,
+		    (unsigned long long)v.split,
 		    (unsigned long long)v.torn, (unsigned long long)v.errors,
 		    (unsigned long long)v.histogram, (unsigned long long)v.stats,
 		    common.c_str());
