@@ -122,6 +122,9 @@ TEST_F(CircbufLocking, SingleReaderWaitsForAWriterThatSleepsInAPageFault)
 	Background<std::vector<uint8_t>> reader(
 		[this, prefill] { return read_bytes(rd_.get(), prefill); });
 	ReleaseOnExit release{*this};
+	// Asleep in read(2), and still there a while later: waiting for the
+	// mutex, not merely slow to get going.
+	EXPECT_TRUE(wait_until_blocked(reader.tid(), SYS_read)) << "the reader never slept in read()";
 	EXPECT_FALSE(reader.wait(300ms)) << "the reader got past the writer's mutex";
 	release_writer(0x5a);
 	ASSERT_TRUE(reader.wait(kWakeTimeout));

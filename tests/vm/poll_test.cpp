@@ -9,6 +9,7 @@
 #include <sys/select.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -120,20 +121,54 @@ TEST_F(CircbufPoll, WakesWhenDataArrives)
 	EXPECT_TRUE(waiter.result() & POLLIN) << events_str(waiter.result());
 }
 
+// A writer is woken, and POLLOUT reported, once PIPE_BUF bytes are free
+// (the whole ring if it is smaller): room for any atomic write.
+size_t writable_threshold(uint64_t capacity)
+{
+	return std::min<size_t>(kPipeBuf, capacity);
+}
+
+// Fills the ring through @rw, then frees one byte less than the threshold.
+void fill_to_one_below_threshold(int rw, uint64_t capacity)
+{
+	ASSERT_NO_FATAL_FAILURE(fill(rw, capacity));
+	const size_t below = writable_threshold(capacity) - 1;
+	ASSERT_EQ(read_bytes(rw, below).size(), below);
+}
+
+bool pollout_now(int fd)
+{
+	pollfd p{fd, POLLOUT, 0};
+	int n = poll(&p, 1, 0);
+	EXPECT_GE(n, 0) << "poll: " << std::strerror(errno);
+	return n == 1 && (p.revents & POLLOUT);
+}
+
+TEST_F(CircbufPoll, ReportsPolloutFromExactlyThePipeBufThreshold)
+{
+	Fd w = open_device(O_WRONLY | O_NONBLOCK);
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
+	ASSERT_NO_FATAL_FAILURE(fill_to_one_below_threshold(rw.get(), capacity_));
+	EXPECT_FALSE(pollout_now(w.get())) << "POLLOUT one byte below the threshold";
+	ASSERT_EQ(read_bytes(rw.get(), 1).size(), 1u);
+	EXPECT_TRUE(pollout_now(w.get())) << "no POLLOUT at the threshold";
+}
+
 TEST_F(CircbufPoll, WakesWhenSpaceFrees)
 {
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
-	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
+	ASSERT_NO_FATAL_FAILURE(fill_to_one_below_threshold(rw.get(), capacity_));
 	Background<short> waiter([&]() -> short {
 		pollfd p{w.get(), POLLOUT, 0};
 		return poll(&p, 1, kWaiterTimeoutMs) == 1 ? p.revents : 0;
 	});
 	ASSERT_TRUE(wait_until_blocked(waiter.tid()));
 	ASSERT_FALSE(waiter.done());
-	ASSERT_EQ(read_bytes(rw.get(), capacity_).size(), capacity_);
-	ASSERT_TRUE(waiter.wait(kWakeTimeout)) << "poll not woken when the ring emptied";
+	ASSERT_EQ(read_bytes(rw.get(), 1).size(), 1u);
+	ASSERT_TRUE(waiter.wait(kWakeTimeout)) << "poll not woken when the threshold was reached";
 	EXPECT_TRUE(waiter.result() & POLLOUT) << events_str(waiter.result());
 }
 
@@ -204,9 +239,9 @@ TEST_P(CircbufEpoll, WakesWhenSpaceFrees)
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
-	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
+	ASSERT_NO_FATAL_FAILURE(fill_to_one_below_threshold(rw.get(), capacity_));
 	ASSERT_NO_FATAL_FAILURE(watch(w.get(), EPOLLOUT));
-	expect_wakes(EPOLLOUT, [&] { ASSERT_EQ(read_bytes(rw.get(), capacity_).size(), capacity_); });
+	expect_wakes(EPOLLOUT, [&] { ASSERT_EQ(read_bytes(rw.get(), 1).size(), 1u); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Triggers, CircbufEpoll, testing::Values(false, true),
@@ -221,6 +256,7 @@ bool select_ready(int fd, bool for_write, int timeout_ms)
 	FD_SET(fd, &set);
 	timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	int n = select(fd + 1, for_write ? nullptr : &set, for_write ? &set : nullptr, nullptr, &tv);
+	EXPECT_GE(n, 0) << "select: " << std::strerror(errno);
 	return n == 1 && FD_ISSET(fd, &set);
 }
 
@@ -253,12 +289,13 @@ TEST_F(CircbufSelect, WakesWhenSpaceFrees)
 	Fd w = open_device(O_WRONLY | O_NONBLOCK);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(w.ok() && rw.ok()) << std::strerror(errno);
-	ASSERT_NO_FATAL_FAILURE(fill(rw.get(), capacity_));
+	ASSERT_NO_FATAL_FAILURE(fill_to_one_below_threshold(rw.get(), capacity_));
+	EXPECT_FALSE(select_ready(w.get(), true, 0)) << "writable one byte below the threshold";
 	Background<bool> waiter([&] { return select_ready(w.get(), true, kWaiterTimeoutMs); });
 	ASSERT_TRUE(wait_until_blocked(waiter.tid()));
 	ASSERT_FALSE(waiter.done());
-	ASSERT_EQ(read_bytes(rw.get(), capacity_).size(), capacity_);
-	ASSERT_TRUE(waiter.wait(kWakeTimeout)) << "select not woken when the ring emptied";
+	ASSERT_EQ(read_bytes(rw.get(), 1).size(), 1u);
+	ASSERT_TRUE(waiter.wait(kWakeTimeout)) << "select not woken when the threshold was reached";
 	EXPECT_TRUE(waiter.result());
 }
 
