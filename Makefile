@@ -19,7 +19,6 @@
 #   make debug-kernel  build the debug kernel once (DEBUG_SERIES=6.1 or 6.12)
 #   make bench      circbuf against the pipe on each VM kernel of the matrix;
 #                   writes docs/bench-results.md and the README's figures
-#   make vm-shell   (not interactive here) see tests/vm/run --help
 #   make install    module, tools, man pages, udev rule (uninstall: the reverse)
 #   make dkms-install  register with DKMS and install for $(KVER) (dkms-remove)
 #   make help       this text

@@ -200,6 +200,33 @@ TEST(WriteFull, NonblockingPipeReportsEagainWhenFull)
 	EXPECT_EQ(n.error(), std::errc::resource_unavailable_try_again);
 }
 
+TEST(Drain, DiscardsWhatIsThereAndStopsAtEagain)
+{
+	Pipe p;
+	ASSERT_EQ(::fcntl(p.rd.get(), F_SETFL, O_NONBLOCK), 0);
+	std::vector<std::byte> some(50000);
+	ASSERT_EQ(write_full(p.wr.get(), some).value(), some.size());
+	EXPECT_EQ(drain(p.rd.get()).value(), some.size());
+	EXPECT_EQ(drain(p.rd.get()).value(), 0u) << "a writer is open: EAGAIN, nothing read";
+}
+
+TEST(Drain, StopsAtEndOfFile)
+{
+	Pipe p;
+	ASSERT_EQ(::fcntl(p.rd.get(), F_SETFL, O_NONBLOCK), 0);
+	ASSERT_EQ(write_full(p.wr.get(), bytes_of("xyz")).value(), 3u);
+	p.wr.reset();
+	EXPECT_EQ(drain(p.rd.get()).value(), 3u);
+}
+
+TEST(Drain, ErrorsAreValues)
+{
+	Pipe p;
+	auto n = drain(p.wr.get()); // write end: EBADF
+	ASSERT_FALSE(n.has_value());
+	EXPECT_EQ(n.error(), std::errc::bad_file_descriptor);
+}
+
 // Signals with a no-op handler installed without SA_RESTART make blocking
 // read(2)/write(2) fail with EINTR or return short; the helpers must hide it.
 class SignalTest : public ::testing::Test {

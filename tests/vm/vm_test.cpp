@@ -2,6 +2,8 @@
 // page, the fixture and the per-test watchdog. See vm_test.h.
 #include "vm_test.h"
 
+#include "circbuf/io.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -505,16 +507,9 @@ void CircbufTest::SetUp()
 	ASSERT_TRUE(fd.ok()) << "open " << kDevice << ": " << std::strerror(errno);
 	circbuf_stats s = get_stats(fd.get());
 	ASSERT_FALSE(HasFailure());
-	std::vector<uint8_t> buf(1 << 16);
-	uint64_t drained = 0;
-	for (;;) {
-		Io r = sys_read(fd.get(), buf.data(), buf.size());
-		if (r.ret == 0 || r.err == EAGAIN)
-			break;
-		ASSERT_GT(r.ret, 0) << "draining the device: " << testing::PrintToString(r);
-		drained += r.ret;
-		ASSERT_LE(drained, s.capacity) << "read more than the capacity while draining";
-	}
+	auto drained = circbuf::drain(fd.get());
+	ASSERT_TRUE(drained) << "draining the device: " << drained.error().message();
+	ASSERT_LE(*drained, s.capacity) << "read more than the capacity while draining";
 	s = get_stats(fd.get());
 	ASSERT_EQ(s.used, 0u) << "device not empty after draining it";
 	ASSERT_EQ(s.readers, 1u) << "an earlier test left a file of the device open";

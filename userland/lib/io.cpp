@@ -59,4 +59,20 @@ std::expected<size_t, std::error_code> write_full(int fd,
 	return done;
 }
 
+std::expected<std::uint64_t, std::error_code> drain(int fd)
+{
+	std::byte buf[1 << 16];
+	std::uint64_t total = 0;
+	for (;;) {
+		auto n = read_some(fd, buf);
+		if (!n && n.error() == std::errc::resource_unavailable_try_again)
+			return total;
+		if (!n)
+			return std::unexpected(n.error());
+		if (*n == 0)
+			return total;
+		total += *n;
+	}
+}
+
 } // namespace circbuf

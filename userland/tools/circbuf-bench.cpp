@@ -513,19 +513,10 @@ std::uint64_t drain(const std::string &path)
 	auto fd = open_fd(path.c_str(), O_RDONLY | O_NONBLOCK);
 	if (!fd)
 		die_errno("open " + path, fd.error().value());
-	std::vector<std::byte> buf(1 << 16);
-	std::uint64_t total = 0;
-	for (;;) {
-		auto n = read_some(fd->get(), buf);
-		if (!n) {
-			if (n.error().value() == EAGAIN)
-				return total;
-			die_errno("drain " + path, n.error().value());
-		}
-		if (*n == 0)
-			return total;
-		total += *n;
-	}
+	auto n = circbuf::drain(fd->get());
+	if (!n)
+		die_errno("drain " + path, n.error().value());
+	return *n;
 }
 
 // The files of one measurement: one per producer and per consumer.

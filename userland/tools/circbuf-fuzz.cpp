@@ -1983,8 +1983,8 @@ int main(int argc, char **argv)
 		"device's\ncontents and counters.",
 		"Prints the seed first and a summary at the end: operations by kind with "
 		"their\nerrno counts, the total, the errno histogram, and the verdict.\n"
-		"Exit status: 0 PASS, 1 FAIL (any failed check), 2 bad command line or "
-		"setup\nfailure.");
+		"Exit status: 0 PASS, 1 FAIL (any failed check, or the device or "
+		"memory could not\nbe set up), 2 bad command line.");
 	Shared sh;
 	sh.opt = parse_options(argc, argv, parser);
 	const Options &o = sh.opt;
@@ -2013,12 +2013,12 @@ int main(int argc, char **argv)
 		auto probe = open_fd(o.device.c_str(), O_RDONLY | O_NONBLOCK);
 		if (!probe) {
 			print_error(kTool, o.device, probe.error());
-			return 2;
+			return 1;
 		}
 		auto st = get_stats(probe->get());
 		if (!st) {
 			print_error(kTool, o.device + ": CIRCBUF_GET_STATS", st.error());
-			return 2;
+			return 1;
 		}
 		sh.capacity = st->capacity;
 		if (st->readers != 1 || st->writers != 0)
@@ -2033,7 +2033,7 @@ int main(int argc, char **argv)
 	sh.prot_read = mmap(nullptr, sh.page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (sh.prot_none == MAP_FAILED || sh.prot_read == MAP_FAILED) {
 		print_error(kTool, "mmap", errno_code());
-		return 2;
+		return 1;
 	}
 
 	// Shared files: every access mode, blocking and not.
@@ -2043,7 +2043,7 @@ int main(int argc, char **argv)
 			auto fd = open_fd(o.device.c_str(), acc | nb);
 			if (!fd) {
 				print_error(kTool, o.device, fd.error());
-				return 2;
+				return 1;
 			}
 			sh.shared_fds.push_back({fd->get(), acc});
 			shared_owner.push_back(std::move(*fd));
@@ -2059,7 +2059,7 @@ int main(int argc, char **argv)
 		if (m == MAP_FAILED ||
 		    mprotect(static_cast<std::byte *>(m) + arena_size, sh.page, PROT_NONE)) {
 			print_error(kTool, "mmap arena", errno_code());
-			return 2;
+			return 1;
 		}
 		std::memset(m, 0x11 * (i + 1), arena_size);
 		// Never unmapped: io_uring requests may complete after a ring's exit.

@@ -311,23 +311,6 @@ void random_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
 	sh.readers_running--;
 }
 
-// Read whatever an earlier run left behind; returns the byte count.
-std::expected<std::uint64_t, std::error_code> drain(int fd)
-{
-	std::vector<std::byte> buf(64 * 1024);
-	std::uint64_t total = 0;
-	for (;;) {
-		auto n = read_some(fd, buf);
-		if (!n && n.error() == std::errc::resource_unavailable_try_again)
-			return total;
-		if (!n)
-			return std::unexpected(n.error());
-		if (*n == 0)
-			return total;
-		total += *n;
-	}
-}
-
 struct Verdict {
 	std::uint64_t lost = 0, duplicated = 0, corrupt = 0, reordered = 0, split = 0,
 		      torn = 0, errors = 0, histogram = 0, stats = 0;
@@ -468,8 +451,9 @@ int main(int argc, char **argv)
 		"end empty.",
 		"Prints a progress line every second when stderr is a terminal, "
 		"and one verdict\nline at the end.\n"
-		"Exit status: 0 PASS, 1 FAIL (including a stall or an I/O error), "
-		"2 bad command\nline or setup failure.");
+		"Exit status: 0 PASS, 1 FAIL (including a stall, an I/O error or a "
+		"setup failure:\nthe device cannot be opened or drained), 2 bad "
+		"command line.");
 	Shared sh;
 	sh.opt = parse_options(argc, argv, parser);
 	const Options &o = sh.opt;
@@ -481,12 +465,12 @@ int main(int argc, char **argv)
 	auto probe = open_fd(o.device.c_str(), O_RDONLY | O_NONBLOCK);
 	if (!probe) {
 		print_error(kTool, o.device, probe.error());
-		return 2;
+		return 1;
 	}
 	auto drained = drain(probe->get());
 	if (!drained) {
 		print_error(kTool, o.device + ": draining", drained.error());
-		return 2;
+		return 1;
 	}
 	if (*drained)
 		std::fprintf(stderr, "%s: drained %llu bytes left over in %s\n", kTool,
@@ -494,7 +478,7 @@ int main(int argc, char **argv)
 	auto before = get_stats(probe->get());
 	if (!before && before.error() != std::errc::inappropriate_io_control_operation) {
 		print_error(kTool, o.device + ": CIRCBUF_GET_STATS", before.error());
-		return 2;
+		return 1;
 	}
 	sh.capacity = o.capacity;
 	if (!sh.capacity && before) {
@@ -504,7 +488,7 @@ int main(int argc, char **argv)
 		if (pipe_size <= 0) {
 			print_error(kTool, o.device + ": not a circbuf device and not a"
 				    " FIFO; give --capacity", before.error());
-			return 2;
+			return 1;
 		}
 		sh.capacity = size_t(pipe_size);
 	}
@@ -526,7 +510,7 @@ int main(int argc, char **argv)
 			auto fd = open_fd(o.device.c_str(), flags);
 			if (!fd) {
 				print_error(kTool, o.device, fd.error());
-				return 2;
+				return 1;
 			}
 			fds->push_back(std::move(*fd));
 		}

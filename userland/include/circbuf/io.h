@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <span>
 #include <system_error>
@@ -45,5 +46,9 @@ std::expected<size_t, std::error_code> read_full(int fd, std::span<std::byte> bu
 // Write all of @buf, looping on short writes; returns buf.size().
 std::expected<size_t, std::error_code> write_full(int fd,
 						  std::span<const std::byte> buf);
+
+// Read and discard what the O_NONBLOCK file @fd holds now, until EAGAIN or
+// end of file; returns the bytes discarded.
+std::expected<std::uint64_t, std::error_code> drain(int fd);
 
 } // namespace circbuf
