@@ -33,10 +33,12 @@
 #include <thread>
 #include <vector>
 
+#include "circbuf/kmsg.h"
 #include "circbuf/options.h"
 #include "circbuf/unique_fd.h"
 #include "tests/fault/fail_nth.h"
 
+using circbuf::KmsgTail;
 using circbuf::unique_fd;
 using namespace std::chrono_literals;
 
@@ -161,40 +163,22 @@ std::string unload()
 	return std::string("rmmod circbuf: ") + std::strerror(errno);
 }
 
-// The kinds of fault the kernel reported injecting since the last call
+// The kinds of fault the kernel reported injecting since @log's last read
 // ("FAULT_INJECTION: forcing a failure.\nname failslab, ..." with verbose=1).
-class KmsgTail {
-public:
-	KmsgTail() : fd_(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC))
-	{
-		if (fd_.ok())
-			lseek(fd_.get(), 0, SEEK_END);
+std::vector<std::string> injected(KmsgTail &log)
+{
+	std::vector<std::string> kinds;
+	for (const auto &r : log.read_new()) {
+		if (r.raw.find("FAULT_INJECTION: forcing a failure") == std::string::npos)
+			continue;
+		size_t p = r.raw.find("name ");
+		if (p == std::string::npos)
+			continue;
+		size_t e = r.raw.find(',', p);
+		kinds.push_back(r.raw.substr(p + 5, e == std::string::npos ? std::string::npos : e - p - 5));
 	}
-	std::vector<std::string> injected()
-	{
-		std::vector<std::string> kinds;
-		char buf[8192];
-		for (;;) {
-			ssize_t n = read(fd_.get(), buf, sizeof(buf) - 1);
-			if (n < 0 && errno == EPIPE)
-				continue;  // overwritten records: go on from the next
-			if (n <= 0)
-				break;
-			std::string rec(buf, n);
-			if (rec.find("FAULT_INJECTION: forcing a failure") == std::string::npos)
-				continue;
-			size_t p = rec.find("name ");
-			if (p == std::string::npos)
-				continue;
-			size_t e = rec.find(',', p);
-			kinds.push_back(rec.substr(p + 5, e == std::string::npos ? std::string::npos : e - p - 5));
-		}
-		return kinds;
-	}
-
-private:
-	unique_fd fd_;
-};
+	return kinds;
+}
 
 struct Sweep {
 	unsigned points = 0, failed_loads = 0, tolerated = 0;
@@ -286,7 +270,7 @@ int main(int argc, char **argv)
 		// No log line: an allocation with __GFP_NOWARN (fault injection
 		// then stays silent too), which usually has a fallback.
 		std::string kind = "nowarn-alloc";
-		for (const std::string &k : kmsg.injected())
+		for (const std::string &k : injected(kmsg))
 			kind = k;
 		std::string verdict;
 

@@ -2,6 +2,8 @@
 // device node's life, and what a reload resets.
 #include "vm_test.h"
 
+#include "circbuf/kmsg.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -107,40 +109,6 @@ TEST_F(CircbufLoad, DataCrossesSegmentBoundariesIntact)
 	}
 }
 
-// The records /dev/kmsg holds from now on, one message per string.
-class KernelLog {
-public:
-	KernelLog() : fd_(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC))
-	{
-		if (fd_.ok())
-			lseek(fd_.get(), 0, SEEK_END);
-	}
-	bool ok() const { return fd_.ok(); }
-
-	std::vector<std::string> new_messages()
-	{
-		std::vector<std::string> out;
-		char rec[8192];
-		for (;;) {
-			ssize_t n = read(fd_.get(), rec, sizeof(rec) - 1);
-			if (n < 0 && errno == EPIPE)  // overwritten records: go on
-				continue;
-			if (n <= 0)
-				break;
-			// "prio,seq,time,flags;message\n" then continuation lines.
-			std::string r(rec, n);
-			size_t semi = r.find(';');
-			size_t nl = r.find('\n');
-			if (semi != std::string::npos && nl != std::string::npos && nl > semi)
-				out.push_back(r.substr(semi + 1, nl - semi - 1));
-		}
-		return out;
-	}
-
-private:
-	Fd fd_;
-};
-
 // The decimal numbers that appear in s.
 std::vector<std::string> numbers_in(const std::string &s)
 {
@@ -197,10 +165,12 @@ TEST_P(CircbufLoadRefused, LogsTheAllowedRange)
 	if (module_loaded()) {
 		ASSERT_EQ(unload_module(), 0);
 	}
-	KernelLog log;
+	circbuf::KmsgTail log;
 	ASSERT_TRUE(log.ok()) << "open /dev/kmsg: " << std::strerror(errno);
 	ASSERT_NE(try_load(), 0);
-	std::vector<std::string> msgs = log.new_messages();
+	std::vector<std::string> msgs;
+	for (const auto &r : log.read_new())
+		msgs.push_back(r.message);
 	std::string all;
 	for (const auto &m : msgs)
 		all += "  " + m + "\n";

@@ -10,6 +10,8 @@
 // dma_threshold=1).
 #include "vm_test.h"
 
+#include "circbuf/kmsg.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -866,33 +868,14 @@ TEST_F(CircbufObserveTrace, TraceCmdRecordsAndReportsTheEvents)
 
 // ---- dynamic debug ---------------------------------------------------------
 
-// Kernel log records appended after construction, from /dev/kmsg.
-class KernelLog {
-public:
-	KernelLog() : fd_(open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC))
-	{
-		if (fd_.ok())
-			lseek(fd_.get(), 0, SEEK_END);
-	}
-	bool ok() const { return fd_.ok(); }
-	std::string read_new()
-	{
-		std::string text;
-		char rec[8192];
-		for (;;) {
-			const ssize_t n = read(fd_.get(), rec, sizeof(rec));
-			if (n < 0 && errno == EPIPE)  // overwritten records: go on
-				continue;
-			if (n <= 0)
-				break;
-			text.append(rec, n);
-		}
-		return text;
-	}
-
-private:
-	Fd fd_;
-};
+// All the text of the kernel log records logged since the last call.
+std::string new_text(circbuf::KmsgTail &log)
+{
+	std::string text;
+	for (const auto &r : log.read_new())
+		text += r.raw;
+	return text;
+}
 
 TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 {
@@ -903,7 +886,7 @@ TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 		GTEST_SKIP() << "no dynamic debug in this kernel (CONFIG_DYNAMIC_DEBUG)";
 	if (!reload({{"use_dma", "1"}}))
 		return;
-	KernelLog log;
+	circbuf::KmsgTail log;
 	ASSERT_TRUE(log.ok()) << "/dev/kmsg: " << std::strerror(errno);
 	ASSERT_TRUE(write_file(control, "module circbuf +p"));
 	{
@@ -911,7 +894,7 @@ TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	}
 	const bool off = write_file(control, "module circbuf -p");
-	const std::string text = log.read_new();
+	const std::string text = new_text(log);
 	ASSERT_TRUE(off);
 	EXPECT_NE(text.find("open rw by circbuf-vm-test"), std::string::npos) << text;
 	EXPECT_NE(text.find("close rw by circbuf-vm-test"), std::string::npos) << text;
@@ -929,7 +912,7 @@ TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 		Fd rw = open_device(O_RDWR | O_NONBLOCK);
 		ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	}
-	EXPECT_EQ(log.read_new().find("open rw by"), std::string::npos);
+	EXPECT_EQ(new_text(log).find("open rw by"), std::string::npos);
 }
 
 // ---- kernels without dmaengine ---------------------------------------------
@@ -941,11 +924,11 @@ TEST_F(CircbufObserve, DynamicDebugReportsOpenCloseAndTheChannel)
 // so that each lane checks the one it has.
 TEST_F(CircbufObserve, EveryViewAgreesOnWhetherTheModuleHasDma)
 {
-	KernelLog log;
+	circbuf::KmsgTail log;
 	ASSERT_TRUE(log.ok()) << "/dev/kmsg: " << std::strerror(errno);
 	if (!reload(kAllByDma))
 		return;
-	const std::string load_text = log.read_new();
+	const std::string load_text = new_text(log);
 	Fd rw = open_device(O_RDWR | O_NONBLOCK);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	const circbuf_stats before = get_stats(rw.get());
