@@ -100,7 +100,7 @@ bench: userland
 # The DMA path against the CPU-copy path over block sizes, in one
 # instruction-counted boot (scripts/bench-dma); how dma_threshold was chosen.
 bench-dma: module userland
-	@$(CURDIR)/scripts/bench-dma
+	@$(CURDIR)/scripts/bench-dma $(if $(PUBLISH),--publish)
 
 # The debug lane: Debian's 6.12 (DEBUG_SERIES=6.1: 6.1) source with KASAN,
 # lockdep and friends (tests/vm/debug.config), cached outside the tree; the
