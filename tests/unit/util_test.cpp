@@ -380,6 +380,21 @@ TEST(OptionParser, AcceptsNameEqualsValueAndSeparateValue)
 	EXPECT_TRUE(o.json);
 }
 
+TEST(OptionParser, DeviceArgumentDefaultsToDevCircbuf)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	EXPECT_EQ(p.device_argument({}), "/dev/circbuf");
+	EXPECT_EQ(p.device_argument({"/tmp/fifo"}), "/tmp/fifo");
+}
+
+TEST(OptionParserDeathTest, TwoDeviceArgumentsAreAUsageError)
+{
+	TestOptions o;
+	auto p = make_parser(o);
+	EXPECT_EXIT(p.device_argument({"a", "b"}), testing::ExitedWithCode(2), "too many arguments");
+}
+
 TEST(OptionParser, UnknownOptionIsAnError)
 {
 	TestOptions o;

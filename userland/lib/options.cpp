@@ -207,6 +207,13 @@ void OptionParser::usage_error(std::string_view message) const
 	std::exit(2);
 }
 
+std::string OptionParser::device_argument(const std::vector<std::string> &args) const
+{
+	if (args.size() > 1)
+		usage_error("too many arguments");
+	return args.empty() ? kDefaultDevice : args[0];
+}
+
 std::string OptionParser::usage() const
 {
 	std::string out = "Usage: " + tool_ + " " + synopsis_ + "\n\n" + about_ +

@@ -36,7 +36,7 @@ const char *kAbout =
 	"system of the whole process, getrusage) and context switches per MiB;\n"
 	"or, with --pingpong, round-trip latency percentiles.\n"
 	"\n"
-	"Targets: 'circbuf' is the device (--device); 'pipe' is a pipe(2)\n"
+	"Targets: 'circbuf' is DEVICE (default /dev/circbuf); 'pipe' is a pipe(2)\n"
 	"whose size is set with F_SETPIPE_SZ to the device's capacity (the\n"
 	"kernel rounds it up to a power-of-two number of pages: the capacity\n"
 	"column shows the real size); any other value is a path (a FIFO,\n"
@@ -51,7 +51,7 @@ const char *kAbout =
 	"requeued. 'mixed' is an io_uring consumer with a read/write producer.\n"
 	"\n"
 	"Each measurement ends when the producers have written --bytes or after\n"
-	"--seconds, whichever comes first; the producers then close their files\n"
+	"--duration, whichever comes first; the producers then close their files\n"
 	"and the consumers read to end of file. With --rounds=R every\n"
 	"(target, engine) pair is measured R times, alternating (A B A B ...),\n"
 	"and the median is reported with the min-max spread.\n"
@@ -82,7 +82,7 @@ Options parse_options(int argc, char **argv)
 	Options o;
 	std::string targets = "circbuf", engines = "sync", bs = "4K";
 	bool sweep = false, no_verify = false;
-	OptionParser p(kTool, "[OPTIONS]", kAbout, kEpilog);
+	OptionParser p(kTool, "[OPTIONS] [DEVICE]", kAbout, kEpilog);
 	p.string("target", "LIST",
 		 "comma-separated targets: circbuf, pipe or a path\n(default circbuf)",
 		 targets);
@@ -96,9 +96,9 @@ Options parse_options(int argc, char **argv)
 	p.size("bytes", "bytes per measurement, split among the producers\n"
 			"(default 64M)",
 	       o.bytes);
-	p.seconds("seconds", "end a measurement after this long even if --bytes\n"
+	p.seconds("duration", "end a measurement after this long even if --bytes\n"
 			     "were not reached; 0: no limit (default 1)",
-		  o.seconds);
+		  o.duration);
 	p.uint("producers", "producer threads, each with its own file (default 1)",
 	       o.producers);
 	p.uint("consumers", "consumer threads, each with its own file (default 1)",
@@ -115,12 +115,11 @@ Options parse_options(int argc, char **argv)
 	p.flag("pingpong", "latency mode: round trips of --bs bytes (see above)",
 	       o.pingpong);
 	p.uint("trips", "pingpong: round trips per measurement, also bounded\n"
-			"by --seconds (default 10000)",
+			"by --duration (default 10000)",
 	       o.trips);
 	p.uint("rounds", "measure every (target, engine, bs) this many times,\n"
 			 "alternating; report median and min-max (default 1)",
 	       o.rounds);
-	p.string("device", "PATH", "the circbuf device (default /dev/circbuf)", o.device);
 	p.size("capacity", "pipe size for --target=pipe instead of the device's\n"
 			   "capacity (needed when there is no device)",
 	       o.capacity);
@@ -139,8 +138,7 @@ Options parse_options(int argc, char **argv)
 		 o.plot);
 	p.flag("verbose", "report every measurement on stderr", o.verbose);
 	auto args = p.parse_or_exit(argc, argv);
-	if (!args.empty())
-		p.usage_error("unexpected argument '" + args[0] + "'");
+	o.device = p.device_argument(args);
 
 	o.verify = !no_verify;
 	for (auto &t : split_list(targets)) {

@@ -54,10 +54,7 @@ Options parse_options(int argc, char **argv, OptionParser &p)
 	p.uint("max-failures", "failures to print, as they happen (default 20)",
 	       o.max_failures);
 	auto args = p.parse_or_exit(argc, argv);
-	if (args.size() > 1)
-		p.usage_error("too many arguments");
-	if (!args.empty())
-		o.device = args[0];
+	o.device = p.device_argument(args);
 	if (o.threads < 1 || o.threads > 256)
 		p.usage_error("--threads must be 1..256");
 	if (o.duration <= 0)

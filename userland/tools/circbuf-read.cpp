@@ -27,7 +27,7 @@ struct Options {
 Options parse_options(int argc, char **argv)
 {
 	Options o;
-	OptionParser p(kTool, "[OPTIONS] DEVICE",
+	OptionParser p(kTool, "[OPTIONS] [DEVICE]",
 		       "Read DEVICE until end of file (read() returns 0, i.e. the "
 		       "buffer is empty and\nno writer has it open) or until "
 		       "--count bytes, and copy the data to a file\nor stdout. "
@@ -48,9 +48,7 @@ Options parse_options(int argc, char **argv)
 				 "--output=- is given",
 	       o.verify);
 	auto args = p.parse_or_exit(argc, argv);
-	if (args.size() != 1)
-		p.usage_error(args.empty() ? "missing DEVICE" : "too many arguments");
-	o.device = args[0];
+	o.device = p.device_argument(args);
 	if (o.block_size == 0)
 		p.usage_error("--block-size must be at least 1");
 	return o;

@@ -33,10 +33,7 @@ Options parse_options(int argc, char **argv)
 		       "or queried,\n2 bad command line.");
 	p.flag("json", "print one JSON object with the same field names", o.json);
 	auto args = p.parse_or_exit(argc, argv);
-	if (args.size() > 1)
-		p.usage_error("too many arguments");
-	if (!args.empty())
-		o.device = args[0];
+	o.device = p.device_argument(args);
 	return o;
 }
 

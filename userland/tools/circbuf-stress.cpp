@@ -77,9 +77,7 @@ Options parse_options(int argc, char **argv, OptionParser &p)
 	p.seconds("stall-timeout", "fail if no byte moves for this long (default 10)",
 		  o.stall_timeout);
 	auto args = p.parse_or_exit(argc, argv);
-	if (args.size() != 1)
-		p.usage_error(args.empty() ? "missing DEVICE" : "too many arguments");
-	o.device = args[0];
+	o.device = p.device_argument(args);
 	if (o.writers < 1 || o.writers > 1024 || o.readers < 1 || o.readers > 1024)
 		p.usage_error("--writers and --readers must be 1..1024");
 	if (o.record_size < kMinRecordSize || o.record_size > kMaxRecordSize)
@@ -429,7 +427,7 @@ void print_progress(const Shared &sh, double secs)
 int main(int argc, char **argv)
 {
 	OptionParser parser(
-		kTool, "[OPTIONS] DEVICE",
+		kTool, "[OPTIONS] [DEVICE]",
 		"Run writer and reader threads on DEVICE for --duration seconds, "
 		"then check that\nthe device behaved like a pipe. Each thread "
 		"opens its own file. Data left\nin the device is drained first. "

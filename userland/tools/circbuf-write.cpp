@@ -27,7 +27,7 @@ struct Options {
 Options parse_options(int argc, char **argv)
 {
 	Options o;
-	OptionParser p(kTool, "[OPTIONS] DEVICE",
+	OptionParser p(kTool, "[OPTIONS] [DEVICE]",
 		       "Write the contents of a file (default: stdin) or the "
 		       "deterministic test pattern\ninto DEVICE, one write() per "
 		       "block. Every block is full except the last.\nPrints bytes, "
@@ -43,9 +43,7 @@ Options parse_options(int argc, char **argv)
 			  "--verify-pattern checks, instead of input",
 	       o.pattern);
 	auto args = p.parse_or_exit(argc, argv);
-	if (args.size() != 1)
-		p.usage_error(args.empty() ? "missing DEVICE" : "too many arguments");
-	o.device = args[0];
+	o.device = p.device_argument(args);
 	if (o.block_size == 0)
 		p.usage_error("--block-size must be at least 1");
 	if (o.pattern && !o.input.empty())

@@ -25,6 +25,9 @@ std::optional<std::uint64_t> parse_uint(std::string_view s);
 // Seconds, fractions allowed, optional "s" suffix: "10", "0.5", "2s".
 std::optional<double> parse_seconds(std::string_view s);
 
+// The device a tool works on when no DEVICE is given.
+inline constexpr const char *kDefaultDevice = "/dev/circbuf";
+
 class OptionParser {
 public:
 	// @synopsis follows the tool name in the usage line, e.g.
@@ -56,6 +59,11 @@ public:
 
 	// Print "tool: @message" and the usage to stderr, exit 2.
 	[[noreturn]] void usage_error(std::string_view message) const;
+
+	// The tools' one device convention: an optional positional DEVICE,
+	// kDefaultDevice when @args (what parse_or_exit() left) is empty; more
+	// than one argument is a usage error.
+	std::string device_argument(const std::vector<std::string> &args) const;
 
 	std::string usage() const;
 	const std::string &tool() const { return tool_; }

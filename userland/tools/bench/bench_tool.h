@@ -67,7 +67,7 @@ struct Options {
 	std::vector<std::uint64_t> block_sizes;
 	std::string device = "/dev/circbuf";
 	std::uint64_t bytes = 64u << 20;
-	double seconds = 1;
+	double duration = 1;
 	std::uint64_t producers = 1, consumers = 1;
 	std::uint64_t qd = 4;
 	bool fixed_buffers = false, fixed_files = false, sqpoll = false;

@@ -106,9 +106,9 @@ Sample measure_pingpong(const Options &o, const Target &t, const std::string &en
 		      std::move(reply_rd), std::ref(lat));
 	run.ready.arrive_and_wait();
 	Usage before = Usage::now();
-	if (o.seconds > 0)
+	if (o.duration > 0)
 		run.deadline = before.t + std::chrono::duration_cast<Clock::duration>(
-						  std::chrono::duration<double>(o.seconds));
+						  std::chrono::duration<double>(o.duration));
 	run.go.count_down();
 	run.finished.wait();
 	Usage after = Usage::now();
