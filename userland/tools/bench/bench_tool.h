@@ -338,6 +338,11 @@ struct Usage {
 // The time, CPU time and context switches between @a and @b, into @s.
 void fill_usage(Sample &s, const Usage &a, const Usage &b);
 
+// The timed part of a measurement whose threads wait in @run: start them
+// together, end at their finish or after @duration seconds (0: no limit),
+// and count io-wq workers (with @uring) before the threads tear down.
+Sample time_run(Run &run, double duration, bool uring);
+
 // One throughput measurement of @engine on @t in blocks of @bs.
 Sample measure_stream(const Options &o, const Target &t, const std::string &engine,
 		      std::uint64_t bs, const Reference &ref, std::uint64_t pipe_size,

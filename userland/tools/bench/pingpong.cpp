@@ -104,19 +104,7 @@ Sample measure_pingpong(const Options &o, const Target &t, const std::string &en
 		      std::move(reply_wr));
 	std::thread a(pingpong_a, std::ref(run), uring_a, std::move(ep.writers[0]),
 		      std::move(reply_rd), std::ref(lat));
-	run.ready.arrive_and_wait();
-	Usage before = Usage::now();
-	if (o.duration > 0)
-		run.deadline = before.t + std::chrono::duration_cast<Clock::duration>(
-						  std::chrono::duration<double>(o.duration));
-	run.go.count_down();
-	run.finished.wait();
-	Usage after = Usage::now();
-	Sample s;
-	fill_usage(s, before, after);
-	if (uring_a || uring_b)
-		s.iowq_workers = count_iowq_workers();
-	run.release.count_down();
+	Sample s = time_run(run, o.duration, uring_a || uring_b);
 	a.join();
 	b.join();
 	if (run.read != run.written)

@@ -155,6 +155,24 @@ void fill_usage(Sample &s, const Usage &a, const Usage &b)
 	s.ivcsw = std::uint64_t(b.ru.ru_nivcsw - a.ru.ru_nivcsw);
 }
 
+Sample time_run(Run &run, double duration, bool uring)
+{
+	run.ready.arrive_and_wait();
+	Usage before = Usage::now();
+	if (duration > 0)
+		run.deadline = before.t + std::chrono::duration_cast<Clock::duration>(
+						  std::chrono::duration<double>(duration));
+	run.go.count_down();
+	run.finished.wait();
+	Usage after = Usage::now();
+	Sample s;
+	fill_usage(s, before, after);
+	if (uring)
+		s.iowq_workers = count_iowq_workers();
+	run.release.count_down();
+	return s;
+}
+
 Sample measure_stream(const Options &o, const Target &t, const std::string &engine,
 		      std::uint64_t bs, const Reference &ref, std::uint64_t pipe_size,
 		      std::uint64_t &capacity, std::uint64_t &drained)
@@ -180,19 +198,7 @@ Sample measure_stream(const Options &o, const Target &t, const std::string &engi
 		threads.emplace_back(uring_prod ? uring_producer : sync_producer,
 				     std::ref(run), std::move(ep.writers[i]), quota);
 	}
-	run.ready.arrive_and_wait();
-	Usage before = Usage::now();
-	if (o.duration > 0)
-		run.deadline = before.t + std::chrono::duration_cast<Clock::duration>(
-						  std::chrono::duration<double>(o.duration));
-	run.go.count_down();
-	run.finished.wait();
-	Usage after = Usage::now();
-	Sample s;
-	fill_usage(s, before, after);
-	if (uring_prod || uring_cons)
-		s.iowq_workers = count_iowq_workers();
-	run.release.count_down();
+	Sample s = time_run(run, o.duration, uring_prod || uring_cons);
 	for (auto &th : threads)
 		th.join();
 	if (run.read != run.written)
