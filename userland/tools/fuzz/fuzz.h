@@ -224,6 +224,7 @@ private:
 	size_t pick_count();
 	Buf pick_buf(size_t n);
 	FdRef pick_fd();
+	FdRef pick_shared_fd();
 	FdRef pick_device_fd();
 	FdRef pick_fd_for(bool is_read);
 	// @monotonic: compare with the worker's previous snapshot (only for

@@ -134,6 +134,12 @@ FdRef Worker::pick_fd()
 		f.slot = i;
 		return f;
 	}
+	return pick_shared_fd();
+}
+
+// One of the files every worker shares.
+FdRef Worker::pick_shared_fd()
+{
 	const auto &s = sh_.shared_fds[rnd(sh_.shared_fds.size())];
 	FdRef f;
 	f.fd = s.fd;
@@ -150,12 +156,7 @@ FdRef Worker::pick_device_fd()
 		if (f.is_device())
 			return f;
 	}
-	const auto &s = sh_.shared_fds[rnd(sh_.shared_fds.size())];
-	FdRef f;
-	f.fd = s.fd;
-	f.acc = s.acc;
-	f.open = true;
-	return f;
+	return pick_shared_fd();
 }
 
 // Mostly a file open for the transfer's direction, sometimes not.
