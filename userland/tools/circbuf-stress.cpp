@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <latch>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,6 +182,24 @@ void record_writer(Shared &sh, unique_fd fd, unsigned id, WriterResult &res)
 	sh.writers_running--;
 }
 
+// One read into @buf, counted; 0 (end of file) or an error, which goes to
+// @res, end the reader.
+std::optional<size_t> read_counted(Shared &sh, int fd, std::span<std::byte> buf, unsigned id,
+				   ReaderResult &res)
+{
+	auto n = read_some(fd, buf);
+	if (!n) {
+		res.error = strprintf("reader %u: read: %s", id, n.error().message().c_str());
+		return std::nullopt;
+	}
+	if (*n == 0)
+		return std::nullopt;
+	res.reads++;
+	res.bytes += *n;
+	sh.bytes_read += *n;
+	return *n;
+}
+
 // Account for one valid-looking record; false if @rec is not one. @prev
 // is the record before it in the same read, if any.
 bool check_record(const Shared &sh, std::span<const std::byte> rec, ReaderResult &res,
@@ -218,17 +237,9 @@ void record_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
 	sh.go.wait();
 	for (;;) {
 		size_t want = rng.between(1, max_mult) * rs;
-		auto n = read_some(fd.get(), std::span(buf).subspan(carry, want));
-		if (!n) {
-			res.error = strprintf("reader %u: read: %s", id,
-					      n.error().message().c_str());
+		auto n = read_counted(sh, fd.get(), std::span(buf).subspan(carry, want), id, res);
+		if (!n)
 			break;
-		}
-		if (*n == 0)
-			break;
-		res.reads++;
-		res.bytes += *n;
-		sh.bytes_read += *n;
 		if (*n % rs)
 			res.torn++;
 		// Parse whole records; after damage, slide a byte at a time until
@@ -314,21 +325,15 @@ void random_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
 	std::vector<std::byte> buf(max_io);
 	sh.go.wait();
 	for (;;) {
-		auto n = read_some(fd.get(), std::span(buf).first(random_size(rng, max_io)));
-		if (!n) {
-			res.error = strprintf("reader %u: read: %s", id,
-					      n.error().message().c_str());
-			break;
-		}
-		if (*n == 0)
+		const std::uint64_t at = res.bytes;
+		auto n = read_counted(sh, fd.get(), std::span(buf).first(random_size(rng, max_io)),
+				      id, res);
+		if (!n)
 			break;
 		add_histogram(res.hist, std::span(buf).first(*n));
-		if (exact_stream(sh) && find_pattern_mismatch(std::span(buf).first(*n), res.bytes,
-							      stream_seed(sh)))
+		if (exact_stream(sh) &&
+		    find_pattern_mismatch(std::span(buf).first(*n), at, stream_seed(sh)))
 			res.reordered++; // bytes out of place: reordered, lost or corrupt
-		res.reads++;
-		res.bytes += *n;
-		sh.bytes_read += *n;
 	}
 	sh.readers_running--;
 }
