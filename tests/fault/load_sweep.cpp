@@ -33,7 +33,7 @@
 #include <thread>
 #include <vector>
 
-#include "circbuf/kmsg.h"
+#include "tests/kmsg.h"
 #include "circbuf/options.h"
 #include "circbuf/unique_fd.h"
 #include "tests/fault/fail_nth.h"

@@ -2,7 +2,7 @@
 // device node's life, and what a reload resets.
 #include "vm_test.h"
 
-#include "circbuf/kmsg.h"
+#include "tests/kmsg.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

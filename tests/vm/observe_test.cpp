@@ -10,7 +10,7 @@
 // dma_threshold=1).
 #include "vm_test.h"
 
-#include "circbuf/kmsg.h"
+#include "tests/kmsg.h"
 
 #include <dirent.h>
 #include <fcntl.h>
