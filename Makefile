@@ -12,11 +12,13 @@
 #                   matrix (scripts/kernels: KERNELS= the VM kernels,
 #                   RT_KERNELS= and CLOUD_KERNELS= those of the RT and cloud
 #                   lanes, BUILD_KERNELS= the build-only ones); prints a summary
-#   make check-debug the VM tests again under the debug kernel of 6.12
-#                   (DEBUG_LANES="6.12:full 6.1:short" adds 6.1's): KASAN,
-#                   lockdep, kmemleak, DMA-API debugging; builds it once
+#   make check-debug the VM tests again under the debug kernels of 6.12:
+#                   KASAN, lockdep, kmemleak, DMA-API debugging; and KCSAN
+#                   (DEBUG_LANES="6.12:full 6.12:races 6.1:short" adds
+#                   6.1's); builds each once
 #   make kernels    print the kernel matrix
-#   make debug-kernel  build the debug kernel once (DEBUG_SERIES=6.1 or 6.12)
+#   make debug-kernel  build the debug kernel once (DEBUG_SERIES=6.1 or 6.12;
+#                   6.12-kcsan or 6.1-kcsan: the KCSAN one)
 #   make bench      circbuf against the pipe on each VM kernel of the matrix;
 #                   writes docs/bench-results.md and the README's figures
 #   make install    module, tools, man pages, udev rule (uninstall: the reverse)
@@ -102,8 +104,10 @@ bench: userland
 bench-dma: module userland
 	@$(CURDIR)/scripts/bench-dma $(if $(PUBLISH),--publish)
 
-# The debug lane: Debian's 6.12 (DEBUG_SERIES=6.1: 6.1) source with KASAN,
-# lockdep and friends (tests/vm/debug.config), cached outside the tree; the
+# The debug lanes: Debian's 6.12 (DEBUG_SERIES=6.1: 6.1) source with KASAN,
+# lockdep and friends (tests/vm/debug.config), or with KCSAN
+# (DEBUG_SERIES=6.12-kcsan or 6.1-kcsan: tests/vm/kcsan.config), each on
+# tests/vm/debug-base.config, cached outside the tree; the
 # module is built for it from a copy of its sources in
 # $(BUILD)/debug-module/$(DEBUG_SERIES), so the objects in this directory
 # stay those of the Debian kernel. CIRCBUF_DEBUG_SERIES in the environment
