@@ -60,7 +60,9 @@ struct Sweep {
 	unsigned partial = 0;	 // ... and moved a prefix
 	unsigned efault = 0;	 // ... and moved nothing
 
-	void count(const Io &io, size_t len)
+	// Counts a call of len bytes in which the point failed; false unless
+	// it returned one of the three.
+	bool count(const Io &io, size_t len)
 	{
 		points++;
 		if (io.ret == static_cast<ssize_t>(len))
@@ -69,6 +71,7 @@ struct Sweep {
 			partial++;
 		else
 			efault++;
+		return io.ret >= 0 ? io.ret > 0 && io.ret <= static_cast<ssize_t>(len) : io.err == EFAULT;
 	}
 	void report(const char *what) const
 	{
@@ -126,6 +129,19 @@ protected:
 			waitpid(pid, nullptr, 0);
 	}
 
+	// Arms point n of fail, on a refilled preload pool, right before the
+	// call.
+	static testing::AssertionResult arm(FailNth &fail, unsigned n)
+	{
+		refill_preloads();
+		if (auto r = fail.arm(n); !r)
+			return testing::AssertionFailure() << "arming point " << n << ": " << r.error().message();
+		return testing::AssertionSuccess();
+	}
+
+	// What a system call returned, with errno.
+	static Io io_of(ssize_t ret) { return ret >= 0 ? ok(ret) : err(errno); }
+
 	void knob(const char *kind, const char *name, const char *value)
 	{
 		knobs_.push_back(std::make_unique<ScopedKnob>(kind, name, value));
@@ -142,9 +158,19 @@ protected:
 		ASSERT_TRUE(cycle_bytes(rw, (off + capacity_ - s.bytes_read % capacity_) % capacity_));
 	}
 
-	// One sweep of write() or, @vectored, writev(); of read() or readv().
-	void write_sweep(int rw, bool vectored, Sweep &s);
-	void read_sweep(int rw, bool vectored, Sweep &s);
+	// One sweep of write() or, @vectored, writev(); of read() or readv():
+	// for N = 1, 2, ... one call from kTail bytes before the ring's end
+	// with the Nth point armed, until the call no longer reaches N.
+	void sweep(int rw, bool write, bool vectored, Sweep &s);
+	// One call of a sweep, with point n armed; sets @done if the point
+	// did not fire.
+	void write_point(int rw, bool vectored, FailNth &fail, unsigned n, Sweep &s, bool &done);
+	void read_point(int rw, bool vectored, FailNth &fail, unsigned n, Sweep &s, bool &done);
+
+	// A test: one sweep of @call through a new file, reported; some point
+	// must have failed.
+	enum Call { kRead, kReadv, kWrite, kWritev };
+	void run_sweep(Call call);
 
 	std::vector<std::unique_ptr<ScopedKnob>> knobs_;
 	cpu_set_t saved_cpus_;
@@ -179,148 +205,132 @@ std::vector<std::vector<uint8_t>> split(const std::vector<uint8_t> &data)
 	return parts;
 }
 
-// @vectored: writev() from kVec's buffers.
-void CircbufFaultInject::write_sweep(int rw, bool vectored, Sweep &s)
+// Reads what the ring holds after point n of a sweep: exactly @want.
+void expect_holds(int rw, const std::vector<uint8_t> &want, unsigned n)
+{
+	std::vector<uint8_t> back(kLen);
+	Io r = sys_read(rw, back.data(), kLen);
+	back.resize(std::max<ssize_t>(r.ret, 0));
+	EXPECT_EQ(r, want.empty() ? err(EAGAIN) : ok(want.size())) << "point " << n;
+	EXPECT_TRUE(same_bytes(back, want)) << "point " << n << ": what the ring holds";
+}
+
+void CircbufFaultInject::sweep(int rw, bool write, bool vectored, Sweep &s)
 {
 	FailNth fail;
 	ASSERT_TRUE(fail.ok()) << circbuf_fault::kFailNth << ": " << std::strerror(errno);
-	for (unsigned n = 1;; n++) {
-		ASSERT_LT(n, kMaxPoints) << "the write still reaches new injection points";
+	const char *what = write ? "write" : "read";
+	bool done = false;
+	for (unsigned n = 1; !done; n++) {
+		ASSERT_LT(n, kMaxPoints) << "the " << what << " still reaches new injection points";
 		position(rw, capacity_ - kTail);
 		if (HasFatalFailure())
 			return;
-		const std::vector<uint8_t> data = pattern(0, kLen, n);
-		std::vector<std::vector<uint8_t>> parts = split(data);
-		std::vector<iovec> iov = iovecs(parts);
-		const circbuf_stats before = get_stats(rw);
-
-		refill_preloads();
-		ASSERT_TRUE(fail.arm(n).has_value());
-		const ssize_t ret = vectored ? writev(rw, iov.data(), static_cast<int>(iov.size()))
-					     : syscall(SYS_write, rw, data.data(), kLen);
-		const Io w = ret >= 0 ? ok(ret) : err(errno);
-		const bool fired = fail.fired();
-
-		if (!fired) {
-			EXPECT_EQ(w, ok(kLen)) << "the write without a fault, after " << n - 1 << " points";
-			break;
-		}
-		s.count(w, kLen);
-		ASSERT_TRUE(w.ret >= 0 ? w.ret > 0 && w.ret <= static_cast<ssize_t>(kLen) : w.err == EFAULT)
-			<< "point " << n << ": the write " << testing::PrintToString(w);
-		const size_t committed = std::max<ssize_t>(w.ret, 0);
-		const circbuf_stats after = get_stats(rw);
-		EXPECT_EQ(after.used, committed) << "point " << n << ": the write " << testing::PrintToString(w);
-		EXPECT_EQ(after.bytes_written - before.bytes_written, committed) << "point " << n;
-		EXPECT_EQ(after.writes - before.writes, committed ? 1u : 0u) << "point " << n;
-		// What the ring holds is the written prefix, byte for byte.
-		std::vector<uint8_t> back(kLen);
-		Io r = sys_read(rw, back.data(), kLen);
-		back.resize(std::max<ssize_t>(r.ret, 0));
-		EXPECT_EQ(r, committed ? ok(committed) : err(EAGAIN)) << "point " << n;
-		EXPECT_TRUE(same_bytes(back, pattern(0, committed, n))) << "point " << n;
+		if (write)
+			write_point(rw, vectored, fail, n, s, done);
+		else
+			read_point(rw, vectored, fail, n, s, done);
+		if (HasFatalFailure())
+			return;
 	}
 }
 
-// @vectored: readv() into kVec's buffers.
-void CircbufFaultInject::read_sweep(int rw, bool vectored, Sweep &s)
+// @vectored: writev() from kVec's buffers.
+void CircbufFaultInject::write_point(int rw, bool vectored, FailNth &fail, unsigned n, Sweep &s, bool &done)
 {
-	FailNth fail;
-	ASSERT_TRUE(fail.ok()) << circbuf_fault::kFailNth << ": " << std::strerror(errno);
-	for (unsigned n = 1;; n++) {
-		ASSERT_LT(n, kMaxPoints) << "the read still reaches new injection points";
-		position(rw, capacity_ - kTail);
-		if (HasFatalFailure())
-			return;
-		const std::vector<uint8_t> data = pattern(0, kLen, n);
-		ASSERT_EQ(sys_write(rw, data.data(), kLen), ok(kLen));
-		std::vector<uint8_t> got(kLen, 0xEE);
-		std::vector<std::vector<uint8_t>> parts = split(got);
-		std::vector<iovec> iov = iovecs(parts);
-		const circbuf_stats before = get_stats(rw);
+	const std::vector<uint8_t> data = pattern(0, kLen, n);
+	std::vector<std::vector<uint8_t>> parts = split(data);
+	std::vector<iovec> iov = iovecs(parts);
+	const circbuf_stats before = get_stats(rw);
 
-		refill_preloads();
-		ASSERT_TRUE(fail.arm(n).has_value());
-		const ssize_t ret = vectored ? readv(rw, iov.data(), static_cast<int>(iov.size()))
-					     : syscall(SYS_read, rw, got.data(), kLen);
-		const Io io = ret >= 0 ? ok(ret) : err(errno);
-		const bool fired = fail.fired();
-		if (vectored) {
-			got.clear();
-			for (auto &p : parts)
-				got.insert(got.end(), p.begin(), p.end());
-		}
+	ASSERT_TRUE(arm(fail, n));
+	const Io w = io_of(vectored ? writev(rw, iov.data(), static_cast<int>(iov.size()))
+				    : syscall(SYS_write, rw, data.data(), kLen));
+	const bool fired = fail.fired();
 
-		if (!fired) {
-			EXPECT_EQ(io, ok(kLen)) << "the read without a fault, after " << n - 1 << " points";
-			EXPECT_TRUE(same_bytes(got, data));
-			break;
-		}
-		s.count(io, kLen);
-		ASSERT_TRUE(io.ret >= 0 ? io.ret > 0 && io.ret <= static_cast<ssize_t>(kLen) : io.err == EFAULT)
-			<< "point " << n << ": the read " << testing::PrintToString(io);
-		const size_t taken = std::max<ssize_t>(io.ret, 0);
-		got.resize(taken);
-		EXPECT_TRUE(same_bytes(got, pattern(0, taken, n))) << "point " << n << ": the bytes delivered";
-		const circbuf_stats after = get_stats(rw);
-		EXPECT_EQ(after.used, kLen - taken) << "point " << n << ": the read " << testing::PrintToString(io);
-		EXPECT_EQ(after.bytes_read - before.bytes_read, taken) << "point " << n;
-		// The rest is still there, in order, once.
-		std::vector<uint8_t> rest(kLen);
-		Io r = sys_read(rw, rest.data(), kLen);
-		rest.resize(std::max<ssize_t>(r.ret, 0));
-		EXPECT_EQ(r, taken < kLen ? ok(kLen - taken) : err(EAGAIN)) << "point " << n;
-		EXPECT_TRUE(same_bytes(rest, std::vector<uint8_t>(data.begin() + taken, data.end())))
-			<< "point " << n << ": what the read left";
+	if (!fired) {
+		EXPECT_EQ(w, ok(kLen)) << "the write without a fault, after " << n - 1 << " points";
+		done = true;
+		return;
 	}
+	ASSERT_TRUE(s.count(w, kLen)) << "point " << n << ": the write " << testing::PrintToString(w);
+	const size_t committed = std::max<ssize_t>(w.ret, 0);
+	const circbuf_stats after = get_stats(rw);
+	EXPECT_EQ(after.used, committed) << "point " << n << ": the write " << testing::PrintToString(w);
+	EXPECT_EQ(after.bytes_written - before.bytes_written, committed) << "point " << n;
+	EXPECT_EQ(after.writes - before.writes, committed ? 1u : 0u) << "point " << n;
+	// What the ring holds is the written prefix, byte for byte.
+	expect_holds(rw, pattern(0, committed, n), n);
+}
+
+// @vectored: readv() into kVec's buffers.
+void CircbufFaultInject::read_point(int rw, bool vectored, FailNth &fail, unsigned n, Sweep &s, bool &done)
+{
+	const std::vector<uint8_t> data = pattern(0, kLen, n);
+	ASSERT_EQ(sys_write(rw, data.data(), kLen), ok(kLen));
+	std::vector<uint8_t> got(kLen, 0xEE);
+	std::vector<std::vector<uint8_t>> parts = split(got);
+	std::vector<iovec> iov = iovecs(parts);
+	const circbuf_stats before = get_stats(rw);
+
+	ASSERT_TRUE(arm(fail, n));
+	const Io io = io_of(vectored ? readv(rw, iov.data(), static_cast<int>(iov.size()))
+				     : syscall(SYS_read, rw, got.data(), kLen));
+	const bool fired = fail.fired();
+	if (vectored) {
+		got.clear();
+		for (auto &p : parts)
+			got.insert(got.end(), p.begin(), p.end());
+	}
+
+	if (!fired) {
+		EXPECT_EQ(io, ok(kLen)) << "the read without a fault, after " << n - 1 << " points";
+		EXPECT_TRUE(same_bytes(got, data));
+		done = true;
+		return;
+	}
+	ASSERT_TRUE(s.count(io, kLen)) << "point " << n << ": the read " << testing::PrintToString(io);
+	const size_t taken = std::max<ssize_t>(io.ret, 0);
+	got.resize(taken);
+	EXPECT_TRUE(same_bytes(got, pattern(0, taken, n))) << "point " << n << ": the bytes delivered";
+	const circbuf_stats after = get_stats(rw);
+	EXPECT_EQ(after.used, kLen - taken) << "point " << n << ": the read " << testing::PrintToString(io);
+	EXPECT_EQ(after.bytes_read - before.bytes_read, taken) << "point " << n;
+	// The rest is still there, in order, once.
+	expect_holds(rw, std::vector<uint8_t>(data.begin() + taken, data.end()), n);
+}
+
+void CircbufFaultInject::run_sweep(Call call)
+{
+	static constexpr const char *kNames[] = {"read", "readv", "write", "writev"};
+	if (!need_capacity(kLen + kTail))
+		return;
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	Sweep s;
+	sweep(rw.get(), call == kWrite || call == kWritev, call == kReadv || call == kWritev, s);
+	s.report(kNames[call]);
+	EXPECT_GT(s.points, 0u);
 }
 
 TEST_F(CircbufFaultInject, WriteCommitsExactlyWhatItReturnsWhateverPointFails)
 {
-	if (!need_capacity(kLen + kTail))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	Sweep s;
-	write_sweep(rw.get(), false, s);
-	s.report("write");
-	EXPECT_GT(s.points, 0u);
+	run_sweep(kWrite);
 }
 
 TEST_F(CircbufFaultInject, WritevCommitsExactlyWhatItReturnsWhateverPointFails)
 {
-	if (!need_capacity(kLen + kTail))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	Sweep s;
-	write_sweep(rw.get(), true, s);
-	s.report("writev");
-	EXPECT_GT(s.points, 0u);
+	run_sweep(kWritev);
 }
 
 TEST_F(CircbufFaultInject, ReadDeliversAPrefixAndKeepsTheRestWhateverPointFails)
 {
-	if (!need_capacity(kLen + kTail))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	Sweep s;
-	read_sweep(rw.get(), false, s);
-	s.report("read");
-	EXPECT_GT(s.points, 0u);
+	run_sweep(kRead);
 }
 
 TEST_F(CircbufFaultInject, ReadvDeliversAPrefixAndKeepsTheRestWhateverPointFails)
 {
-	if (!need_capacity(kLen + kTail))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	Sweep s;
-	read_sweep(rw.get(), true, s);
-	s.report("readv");
-	EXPECT_GT(s.points, 0u);
+	run_sweep(kReadv);
 }
 
 // ---- the engine's fault injection under load --------------------------------
@@ -401,6 +411,54 @@ protected:
 	{
 		Fd fd = open_or_fail(O_RDONLY | O_NONBLOCK);
 		return get_stats(fd.get());
+	}
+
+	// Loads kLoadParams and opens the writers' and readers' files; the
+	// counters before the load. False when the test cannot go on: use as
+	// if (!start(...)) return;
+	[[nodiscard]] bool start(std::span<Fd> writers, std::span<Fd> readers, circbuf_stats &before)
+	{
+		if (!reload(kLoadParams))
+			return false;
+		before = stats_now();
+		for (auto &fd : writers)
+			fd = open_or_fail(O_WRONLY);
+		for (auto &fd : readers)
+			fd = open_or_fail(O_RDONLY);
+		return !HasFailure();
+	}
+
+	// Lets the threads run for kLoadTime, then stops the writers and the
+	// injector and waits for all; false if the injector failed.
+	[[nodiscard]] static bool run(std::atomic<bool> &stop, std::vector<std::thread> &threads, Injector &inj)
+	{
+		std::this_thread::sleep_for(kLoadTime);
+		stop = true;
+		for (auto &t : threads)
+			t.join();
+		inj.stop();
+		EXPECT_EQ(inj.error(), "");
+		return inj.error().empty();
+	}
+
+	// The counters after the load (reported): every byte written was read,
+	// nothing left, one timeout per hung descriptor, and the CPU moved what
+	// the injected faults kept from DMA (with dma_threshold=1 every
+	// transfer goes by DMA). Returns them.
+	circbuf_stats expect_counters(const circbuf_stats &before, const Injector &inj, uint64_t written, uint64_t read)
+	{
+		const circbuf_stats after = stats_now();
+		const uint64_t cpu = after.cpu_bytes - before.cpu_bytes;
+		std::cout << "[ LOAD     ] " << written << " bytes, " << inj.fails() << " failed and " << inj.hangs()
+			  << " hung descriptors injected; " << cpu << " bytes finished by CPU" << std::endl;
+		EXPECT_GT(inj.fails() + inj.hangs(), 0u) << "no fault was injected";
+		EXPECT_EQ(after.used, 0u);
+		EXPECT_EQ(after.bytes_written - before.bytes_written, written);
+		EXPECT_EQ(after.bytes_read - before.bytes_read, read);
+		EXPECT_EQ(after.dma_timeouts - before.dma_timeouts, inj.hangs()) << "one timeout per hung descriptor";
+		EXPECT_EQ(after.dma_bytes - before.dma_bytes + cpu, read + written);
+		EXPECT_GT(cpu, 0u) << "the CPU finished no transfer that a fault cut short";
+		return after;
 	}
 };
 
@@ -509,16 +567,11 @@ void record_reader(int fd, StreamCheck &sc, std::string &error)
 // DMA.
 TEST_F(CircbufDmaFaultLoad, CallsCompleteAndRecordsArriveWholeDespiteInjectedErrorsAndTimeouts)
 {
-	if (!reload(kLoadParams))
-		return;
-	const circbuf_stats before = stats_now();
 	std::array<Fd, kWriters> wfd;
 	std::array<Fd, kReaders> rfd;
-	for (auto &fd : wfd)
-		fd = open_or_fail(O_WRONLY);
-	for (auto &fd : rfd)
-		fd = open_or_fail(O_RDONLY);
-	ASSERT_FALSE(HasFailure());
+	circbuf_stats before{};
+	if (!start(wfd, rfd, before))
+		return;
 
 	std::atomic<bool> stop{false};
 	std::array<WriterLog, kWriters> wlog;
@@ -533,12 +586,8 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndRecordsArriveWholeDespiteInjectedErr
 			record_writer(wfd[i].get(), i, stop, wlog[i]);
 			wfd[i].reset();  // the last writer's close is the readers' EOF
 		});
-	std::this_thread::sleep_for(kLoadTime);
-	stop = true;
-	for (auto &t : threads)
-		t.join();
-	inj.stop();
-	ASSERT_EQ(inj.error(), "");
+	if (!run(stop, threads, inj))
+		return;
 
 	uint64_t written = 0, lost = 0, dup = 0;
 	for (unsigned w = 0; w < kWriters; w++) {
@@ -556,10 +605,8 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndRecordsArriveWholeDespiteInjectedErr
 	}
 	for (unsigned r = 0; r < kReaders; r++)
 		EXPECT_EQ(rerr[r], "") << "reader " << r;
-	const circbuf_stats after = stats_now();
-	const uint64_t cpu = after.cpu_bytes - before.cpu_bytes;
-	std::cout << "[ LOAD     ] " << written << " bytes, " << inj.fails() << " failed and " << inj.hangs()
-		  << " hung descriptors injected; " << cpu << " bytes finished by CPU" << std::endl;
+	const circbuf_stats after = expect_counters(before, inj, written, written);
+	EXPECT_GE(after.dma_failed - before.dma_failed, inj.fails() + inj.hangs());
 
 	EXPECT_EQ(sc.bytes, written) << "bytes read != bytes written";
 	EXPECT_EQ(dup, 0u) << "records read twice";
@@ -570,17 +617,6 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndRecordsArriveWholeDespiteInjectedErr
 	EXPECT_EQ(sc.garbage, 0u) << "bytes that were not part of an intact record";
 	EXPECT_TRUE(sc.carry.empty()) << sc.carry.size() << " bytes of a partial record at the end";
 	EXPECT_EQ(sc.partial, 0u) << "reads that ended inside a record";
-	EXPECT_GT(inj.fails() + inj.hangs(), 0u) << "no fault was injected";
-
-	EXPECT_EQ(after.used, 0u);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, written);
-	EXPECT_EQ(after.bytes_read - before.bytes_read, written);
-	EXPECT_EQ(after.dma_timeouts - before.dma_timeouts, inj.hangs()) << "one timeout per hung descriptor";
-	EXPECT_GE(after.dma_failed - before.dma_failed, inj.fails() + inj.hangs());
-	// With dma_threshold=1 every transfer goes by DMA; what a fault kept
-	// from DMA, the CPU moved.
-	EXPECT_EQ(after.dma_bytes - before.dma_bytes + cpu, 2 * written);
-	EXPECT_GT(cpu, 0u) << "the CPU finished no transfer that a fault cut short";
 }
 
 // Random sizes up to three times the capacity, readers not taking turns: no
@@ -589,16 +625,11 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndRecordsArriveWholeDespiteInjectedErr
 // faults kept from DMA.
 TEST_F(CircbufDmaFaultLoad, CallsCompleteAndBytesArriveDespiteInjectedErrorsWithConcurrentReaders)
 {
-	if (!reload(kLoadParams))
-		return;
-	const circbuf_stats before = stats_now();
 	std::array<Fd, kWriters> wfd;
 	std::array<Fd, kReaders> rfd;
-	for (auto &fd : wfd)
-		fd = open_or_fail(O_WRONLY);
-	for (auto &fd : rfd)
-		fd = open_or_fail(O_RDONLY);
-	ASSERT_FALSE(HasFailure());
+	circbuf_stats before{};
+	if (!start(wfd, rfd, before))
+		return;
 
 	using Histogram = std::array<uint64_t, 256>;
 	struct Side {
@@ -649,12 +680,8 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndBytesArriveDespiteInjectedErrorsWith
 			}
 			wfd[i].reset();
 		});
-	std::this_thread::sleep_for(kLoadTime);
-	stop = true;
-	for (auto &t : threads)
-		t.join();
-	inj.stop();
-	ASSERT_EQ(inj.error(), "");
+	if (!run(stop, threads, inj))
+		return;
 
 	Histogram in{}, out{};
 	uint64_t written = 0, read = 0;
@@ -670,23 +697,10 @@ TEST_F(CircbufDmaFaultLoad, CallsCompleteAndBytesArriveDespiteInjectedErrorsWith
 		for (size_t b = 0; b < 256; b++)
 			out[b] += s.hist[b];
 	}
-	const circbuf_stats after = stats_now();
-	const uint64_t cpu = after.cpu_bytes - before.cpu_bytes;
-	std::cout << "[ LOAD     ] " << written << " bytes, " << inj.fails() << " failed and " << inj.hangs()
-		  << " hung descriptors injected; " << cpu << " bytes finished by CPU" << std::endl;
+	expect_counters(before, inj, written, read);
 	EXPECT_EQ(read, written);
 	for (size_t b = 0; b < 256; b++)
 		EXPECT_EQ(out[b], in[b]) << "byte value " << b << " written " << in[b] << " times, read " << out[b];
-	EXPECT_GT(inj.fails() + inj.hangs(), 0u) << "no fault was injected";
-
-	EXPECT_EQ(after.used, 0u);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, written);
-	EXPECT_EQ(after.bytes_read - before.bytes_read, read);
-	EXPECT_EQ(after.dma_timeouts - before.dma_timeouts, inj.hangs()) << "one timeout per hung descriptor";
-	// With dma_threshold=1 every transfer goes by DMA; what a fault kept
-	// from DMA, the CPU moved.
-	EXPECT_EQ(after.dma_bytes - before.dma_bytes + cpu, read + written);
-	EXPECT_GT(cpu, 0u) << "the CPU finished no transfer that a fault cut short";
 }
 
 }  // namespace
