@@ -340,6 +340,35 @@ testing::AssertionResult round_trip(int rw, size_t n, unsigned seed)
 	return same_bytes(back, data);
 }
 
+enum Call { kRead, kWrite };
+
+// The counters of fd after one call (a read or a write) of len bytes whose
+// transfer a fault in the engine cut short: it moved all len bytes, DMA
+// committed dma of them and the CPU the rest, in the same call, and the ring
+// holds used bytes. @context goes with every failure. Returns the change
+// since before, for the caller's own checks.
+Delta expect_cpu_finished(int fd, const circbuf_stats &before, Call call, size_t len, uint64_t used,
+			  uint64_t dma, const std::string &context)
+{
+	const circbuf_stats after = get_stats(fd);
+	EXPECT_EQ(after.used, used) << context;
+	if (call == kWrite) {
+		EXPECT_EQ(after.bytes_written - before.bytes_written, len) << context;
+		EXPECT_EQ(after.writes - before.writes, 1u) << context;
+	} else {
+		EXPECT_EQ(after.bytes_read - before.bytes_read, len) << context;
+		EXPECT_EQ(after.reads - before.reads, 1u) << context;
+	}
+	const Delta d = after - before;
+	EXPECT_EQ(d.dma_bytes, dma) << context;
+	EXPECT_EQ(d.cpu_bytes, len - dma) << context;
+	return d;
+}
+
+// What a write of at most PIPE_BUF bytes is, for the failures of checks
+// that DMA committed none of it.
+constexpr char kAtomic[] = "an atomic write: DMA may commit none of it";
+
 // Writes then reads total bytes through rw (O_RDWR, empty ring of at least
 // total bytes) in calls of chunk bytes, checking the data.
 void stream_through(int rw, size_t total, size_t chunk)
@@ -699,15 +728,9 @@ TEST_F(CircbufDma, FailedFirstDescriptorIsFinishedByCpuOnWrite)
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(arm(kFailNth, 1));
 	EXPECT_EQ(sys_write(rw.get(), buf.at(0), 1000), ok(1000));
-	const circbuf_stats after = get_stats(rw.get());
-	EXPECT_EQ(after.used, 1000u);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, 1000u);
-	EXPECT_EQ(after.writes - before.writes, 1u);
-	const Delta d = after - before;
+	const Delta d = expect_cpu_finished(rw.get(), before, kWrite, 1000, 1000, 0, kAtomic);
 	EXPECT_EQ(d.submitted, 1u);
 	EXPECT_EQ(d.failed, 1u);
-	EXPECT_EQ(d.dma_bytes, 0u) << "DMA committed part of an atomic write";
-	EXPECT_EQ(d.cpu_bytes, 1000u);
 	EXPECT_EQ(read_text_file(kFailNth), "0") << "the armed failure was not consumed";
 
 	EXPECT_TRUE(take(rw.get(), 0, 1000, 7)) << "the ring does not hold the write's exact data";
@@ -735,23 +758,17 @@ TEST_F(CircbufDma, FailedSecondDescriptorCommitsTheFirstAndCpuFinishesTheWrite)
 	const std::vector<uint8_t> data = pattern(kRingOff, kLen, 9);
 	std::memcpy(buf.at(kOff), data.data(), kLen);
 	const std::vector<size_t> descs = predict_descriptors(buf.at(kOff), kLen, kRingOff, kFaultCap, kFaultSeg);
-	ASSERT_GE(descs.size(), 3u) << testing::PrintToString(descs);
-	ASSERT_EQ(descs[0], kPage - kOff) << testing::PrintToString(descs);
+	const std::string predicted = "descriptors predicted: " + testing::PrintToString(descs);
+	ASSERT_GE(descs.size(), 3u) << predicted;
+	ASSERT_EQ(descs[0], kPage - kOff) << predicted;
 	const size_t first = descs[0];
 
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(arm(kFailNth, 2));
-	EXPECT_EQ(sys_write(rw.get(), buf.at(kOff), kLen), ok(kLen))
-		<< "descriptors predicted: " << testing::PrintToString(descs);
-	const circbuf_stats after = get_stats(rw.get());
-	EXPECT_EQ(after.used, kRingOff + kLen);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, kLen);
-	EXPECT_EQ(after.writes - before.writes, 1u);
-	const Delta d = after - before;
-	EXPECT_EQ(d.submitted, descs.size()) << "descriptors predicted: " << testing::PrintToString(descs);
+	EXPECT_EQ(sys_write(rw.get(), buf.at(kOff), kLen), ok(kLen)) << predicted;
+	const Delta d = expect_cpu_finished(rw.get(), before, kWrite, kLen, kRingOff + kLen, first, predicted);
+	EXPECT_EQ(d.submitted, descs.size()) << predicted;
 	EXPECT_EQ(d.failed, 1u);
-	EXPECT_EQ(d.dma_bytes, first) << "descriptors predicted: " << testing::PrintToString(descs);
-	EXPECT_EQ(d.cpu_bytes, kLen - first) << "descriptors predicted: " << testing::PrintToString(descs);
 	EXPECT_EQ(read_text_file(kFailNth), "0") << "the armed failure was not consumed";
 
 	// The ring holds the exact stream: the DMA prefix, then the CPU's rest.
@@ -778,15 +795,9 @@ TEST_F(CircbufDma, FailedFirstDescriptorIsFinishedByCpuOnRead)
 	ASSERT_TRUE(arm(kFailNth, 1));
 	EXPECT_EQ(sys_read(rw.get(), buf.at(0), 1000), ok(1000));
 	EXPECT_TRUE(same_bytes(bytes_at(buf.at(0), 1000), data)) << "data lost or changed by the failed DMA";
-	const circbuf_stats after = get_stats(rw.get());
-	EXPECT_EQ(after.used, 0u);
-	EXPECT_EQ(after.bytes_read - before.bytes_read, 1000u);
-	EXPECT_EQ(after.reads - before.reads, 1u);
-	const Delta d = after - before;
+	const Delta d = expect_cpu_finished(rw.get(), before, kRead, 1000, 0, 0, "a read of one descriptor");
 	EXPECT_EQ(d.submitted, 1u);
 	EXPECT_EQ(d.failed, 1u);
-	EXPECT_EQ(d.dma_bytes, 0u);
-	EXPECT_EQ(d.cpu_bytes, 1000u);
 	EXPECT_EQ(read_text_file(kFailNth), "0") << "the armed failure was not consumed";
 }
 
@@ -809,25 +820,19 @@ TEST_F(CircbufDma, FailedSecondDescriptorCommitsTheFirstAndCpuFinishesTheRead)
 	Pages buf(3);
 	ASSERT_TRUE(buf.ok()) << std::strerror(errno);
 	const std::vector<size_t> descs = predict_descriptors(buf.at(kOff), kLen, kRingOff, kFaultCap, kFaultSeg);
-	ASSERT_GE(descs.size(), 3u) << testing::PrintToString(descs);
-	ASSERT_EQ(descs[0], kFaultSeg - kRingOff) << testing::PrintToString(descs);
+	const std::string predicted = "descriptors predicted: " + testing::PrintToString(descs);
+	ASSERT_GE(descs.size(), 3u) << predicted;
+	ASSERT_EQ(descs[0], kFaultSeg - kRingOff) << predicted;
 	const size_t first = descs[0];
 
 	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_TRUE(arm(kFailNth, 2));
-	EXPECT_EQ(sys_read(rw.get(), buf.at(kOff), kLen), ok(kLen))
-		<< "descriptors predicted: " << testing::PrintToString(descs);
+	EXPECT_EQ(sys_read(rw.get(), buf.at(kOff), kLen), ok(kLen)) << predicted;
 	// Nothing lost, nothing twice: the DMA prefix, then the CPU's rest.
 	EXPECT_TRUE(same_bytes(bytes_at(buf.at(kOff), kLen), pattern(kRingOff, kLen, 12)));
-	const circbuf_stats after = get_stats(rw.get());
-	EXPECT_EQ(after.used, 0u);
-	EXPECT_EQ(after.bytes_read - before.bytes_read, kLen);
-	EXPECT_EQ(after.reads - before.reads, 1u);
-	const Delta d = after - before;
-	EXPECT_EQ(d.submitted, descs.size()) << "descriptors predicted: " << testing::PrintToString(descs);
+	const Delta d = expect_cpu_finished(rw.get(), before, kRead, kLen, 0, first, predicted);
+	EXPECT_EQ(d.submitted, descs.size()) << predicted;
 	EXPECT_EQ(d.failed, 1u);
-	EXPECT_EQ(d.dma_bytes, first) << "descriptors predicted: " << testing::PrintToString(descs);
-	EXPECT_EQ(d.cpu_bytes, kLen - first) << "descriptors predicted: " << testing::PrintToString(descs);
 	EXPECT_EQ(read_text_file(kFailNth), "0") << "the armed failure was not consumed";
 }
 
@@ -847,15 +852,9 @@ TEST_F(CircbufDma, HungDescriptorTimesOutAndCpuFinishesTheWrite)
 	const auto took = Clock::now() - t0;
 	EXPECT_GE(took, 250ms) << "returned before dma_timeout_ms=300";
 	EXPECT_LE(took, 10s);
-	const circbuf_stats after = get_stats(rw.get());
-	EXPECT_EQ(after.used, 1000u);
-	EXPECT_EQ(after.bytes_written - before.bytes_written, 1000u);
-	EXPECT_EQ(after.writes - before.writes, 1u);
-	const Delta d = after - before;
+	const Delta d = expect_cpu_finished(rw.get(), before, kWrite, 1000, 1000, 0, kAtomic);
 	EXPECT_EQ(d.timeouts, 1u);
 	EXPECT_GE(d.failed, 1u);
-	EXPECT_EQ(d.dma_bytes, 0u) << "DMA committed part of an atomic write";
-	EXPECT_EQ(d.cpu_bytes, 1000u);
 	EXPECT_EQ(read_text_file(kHangNth), "0");
 
 	EXPECT_TRUE(take(rw.get(), 0, 1000, 13)) << "the ring does not hold the write's exact data";
@@ -900,15 +899,9 @@ public:
 	{
 		EXPECT_EQ(writer_->result(), ok(ssize_t(kLen)));
 		EXPECT_LT(writer_->finished_at() - t0_, kLatency) << "the write waited for the engine";
-		const circbuf_stats after = get_stats(w_.get());
-		EXPECT_EQ(after.used, kLen);
-		EXPECT_EQ(after.bytes_written - before_.bytes_written, kLen);
-		EXPECT_EQ(after.writes - before_.writes, 1u);
-		const Delta d = after - before_;
+		const Delta d = expect_cpu_finished(w_.get(), before_, kWrite, kLen, kLen, 0, kAtomic);
 		EXPECT_EQ(d.submitted, 1u);
 		EXPECT_EQ(d.failed, 1u) << "the interrupted descriptor counts as failed";
-		EXPECT_EQ(d.dma_bytes, 0u) << "DMA committed part of an atomic write";
-		EXPECT_EQ(d.cpu_bytes, kLen);
 	}
 
 private:
