@@ -200,6 +200,35 @@ testing::AssertionResult round_trip(int rw, size_t n)
 	return same_bytes(back, data);
 }
 
+// Every field of st, as /proc/circbuf shows it (proc: its lines).
+void expect_proc_shows(const std::map<std::string, std::string> &proc, const circbuf_stats &st)
+{
+	for (const auto &[name, value] : stats_fields(st)) {
+		auto it = proc.find(name);
+		ASSERT_NE(it, proc.end()) << kProcFile << " has no " << name;
+		EXPECT_EQ(it->second, std::to_string(value)) << name;
+	}
+}
+
+// Every field of st, as its sysfs attribute shows it.
+void expect_sysfs_shows(const circbuf_stats &st)
+{
+	for (const auto &[name, value] : stats_fields(st)) {
+		const std::string path = std::string(kStatsDir) + "/" + name;
+		EXPECT_EQ(read_text_file(path.c_str()), std::to_string(value)) << path;
+	}
+}
+
+// Writes 1000 bytes through rw (of a module loaded with kAllByDma) from
+// one page, so by one descriptor, which the engine's fault injection makes
+// fail: the CPU copies them instead.
+void write_with_failed_descriptor(int rw)
+{
+	alignas(4096) static uint8_t page[4096];
+	ASSERT_TRUE(write_file(kFailNth, "1"));
+	ASSERT_EQ(sys_write(rw, page, 1000), ok(1000));
+}
+
 // ---- tracefs ---------------------------------------------------------------
 
 // One line of a trace: "TASK-PID [CPU] FLAGS TIMESTAMP: EVENT: k=v k=v".
@@ -252,6 +281,28 @@ std::vector<TraceEvent> named(const std::vector<TraceEvent> &events, const std::
 	std::copy_if(events.begin(), events.end(), std::back_inserter(out),
 		     [&](const TraceEvent &e) { return e.name == name; });
 	return out;
+}
+
+// The first event from from on named name, and of that side if one is
+// given; events.end() if there is none.
+std::vector<TraceEvent>::const_iterator find_event(std::vector<TraceEvent>::const_iterator from,
+						   const std::vector<TraceEvent> &events, std::string_view name,
+						   std::string_view side = "")
+{
+	return std::find_if(from, events.end(), [&](const TraceEvent &e) {
+		return e.name == name && (side.empty() || e.field("side") == side);
+	});
+}
+
+// The trace's one circbuf_write event: a write of n bytes that left used
+// bytes in the ring. @context goes with a failure to find it.
+void expect_one_write(const std::vector<TraceEvent> &events, long long n, long long used, const std::string &context)
+{
+	const auto writes = named(events, "circbuf_write");
+	ASSERT_EQ(writes.size(), 1u) << context;
+	EXPECT_EQ(writes[0].num("requested"), n);
+	EXPECT_EQ(writes[0].num("ret"), n);
+	EXPECT_EQ(writes[0].num("used"), used);
 }
 
 // Mounts tracefs on /sys/kernel/tracing unless it is there already.
@@ -326,9 +377,22 @@ private:
 
 // ---- fixtures --------------------------------------------------------------
 
-class CircbufObserve : public CircbufTest {};
+class CircbufObserve : public CircbufTest {
+protected:
+	// Loads the module with kAllByDma and opens rw (O_RDWR | O_NONBLOCK).
+	// False when the test cannot go on: it failed, or was skipped for a
+	// module without DMA. Use as if (!open_all_by_dma(rw)) return;
+	[[nodiscard]] bool open_all_by_dma(Fd &rw)
+	{
+		if (!need_dma() || !reload(kAllByDma))
+			return false;
+		rw = open_device(O_RDWR | O_NONBLOCK);
+		EXPECT_TRUE(rw.ok()) << std::strerror(errno);
+		return rw.ok();
+	}
+};
 
-class CircbufObserveTrace : public CircbufTest {
+class CircbufObserveTrace : public CircbufObserve {
 protected:
 	// Mounts tracefs if needed; false, skipping the test, on a kernel
 	// without tracing.
@@ -360,11 +424,7 @@ TEST_F(CircbufObserve, ProcFileShowsEveryStatsFieldWithTheIoctlValues)
 	const auto proc = read_proc();
 	const circbuf_stats st = get_stats(rw.get());
 	ASSERT_TRUE(proc);
-	for (const auto &[name, value] : stats_fields(st)) {
-		auto it = proc->find(name);
-		ASSERT_NE(it, proc->end()) << kProcFile << " has no " << name;
-		EXPECT_EQ(it->second, std::to_string(value)) << name;
-	}
+	ASSERT_NO_FATAL_FAILURE(expect_proc_shows(*proc, st));
 	// The sequence above, seen through the file.
 	EXPECT_EQ(proc->at("used"), "600");
 	EXPECT_EQ(proc->at("bytes_written"), std::to_string(before.bytes_written + 1300));
@@ -452,20 +512,16 @@ TEST_F(CircbufObserve, ProcFileShowsNoChannelWithUseDmaOff)
 
 TEST_F(CircbufObserve, ProcFileDmaCountersAgreeWithTheIoctlAndTheEngine)
 {
-	if (!need_dma())
+	Fd rw;
+	if (!open_all_by_dma(rw))
 		return;
-	if (!reload(kAllByDma))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_TRUE(round_trip(rw.get(), 20000));
 
 	const auto proc = read_proc();
 	const circbuf_stats st = get_stats(rw.get());
 	ASSERT_TRUE(proc);
 	ASSERT_EQ(st.dma_bytes, 40000u) << "the transfers did not go by DMA";
-	for (const auto &[name, value] : stats_fields(st))
-		EXPECT_EQ(proc->at(name), std::to_string(value)) << name;
+	ASSERT_NO_FATAL_FAILURE(expect_proc_shows(*proc, st));
 	// The module was just loaded: the engine saw this device's descriptors only.
 	EXPECT_EQ(proc->at("engine.chan0.submitted"), std::to_string(st.dma_submitted));
 	EXPECT_EQ(proc->at("engine.chan0.completed"), std::to_string(st.dma_completed));
@@ -484,23 +540,17 @@ TEST_F(CircbufObserve, ProcFileDmaCountersAgreeWithTheIoctlAndTheEngine)
 // engine's failure still shows, in the device's counters and the engine's.
 TEST_F(CircbufObserve, ProcFileCountsAnInjectedEngineFailureThatTheCpuMadeGood)
 {
-	if (!need_dma())
+	Fd rw;
+	if (!open_all_by_dma(rw))
 		return;
-	if (!reload(kAllByDma))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	alignas(4096) static uint8_t page[4096];  // one descriptor
-	ASSERT_TRUE(write_file(kFailNth, "1"));
-	ASSERT_EQ(sys_write(rw.get(), page, 1000), ok(1000));
+	ASSERT_NO_FATAL_FAILURE(write_with_failed_descriptor(rw.get()));
 	const auto proc = read_proc();
 	const circbuf_stats st = get_stats(rw.get());
 	ASSERT_TRUE(proc);
 	EXPECT_EQ(st.dma_failed, 1u);
 	EXPECT_EQ(st.dma_bytes, 0u);
 	EXPECT_EQ(st.cpu_bytes, 1000u);
-	for (const auto &[name, value] : stats_fields(st))
-		EXPECT_EQ(proc->at(name), std::to_string(value)) << name;
+	ASSERT_NO_FATAL_FAILURE(expect_proc_shows(*proc, st));
 	EXPECT_EQ(proc->at("dma_failed"), "1");
 	EXPECT_EQ(proc->at("cpu_bytes"), "1000");
 	EXPECT_EQ(proc->at("engine.chan0.failed"), "1");
@@ -573,28 +623,19 @@ TEST_F(CircbufObserve, SysfsAttributesAgreeWithTheIoctl)
 	EXPECT_EQ(st.used, 800u);
 	EXPECT_EQ(st.readers, 2u);
 	EXPECT_EQ(st.writers, 1u);
-	for (const auto &[name, value] : stats_fields(st)) {
-		const std::string path = std::string(kStatsDir) + "/" + name;
-		EXPECT_EQ(read_text_file(path.c_str()), std::to_string(value)) << path;
-	}
+	expect_sysfs_shows(st);
 }
 
 TEST_F(CircbufObserve, SysfsDmaAttributesAgreeWithTheIoctlAfterDma)
 {
-	if (!need_dma())
+	Fd rw;
+	if (!open_all_by_dma(rw))
 		return;
-	if (!reload(kAllByDma))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	ASSERT_TRUE(round_trip(rw.get(), 20000));
 	const circbuf_stats st = get_stats(rw.get());
 	ASSERT_GT(st.dma_submitted, 0u);
 	ASSERT_EQ(st.dma_bytes, 40000u);
-	for (const auto &[name, value] : stats_fields(st)) {
-		const std::string path = std::string(kStatsDir) + "/" + name;
-		EXPECT_EQ(read_text_file(path.c_str()), std::to_string(value)) << path;
-	}
+	expect_sysfs_shows(st);
 }
 
 // ---- tracepoints -----------------------------------------------------------
@@ -634,13 +675,9 @@ TEST_F(CircbufObserveTrace, ReadAndWriteEventsCarryTheByteCounts)
 	ASSERT_EQ(sys_read(rw.get(), buf.data(), 1000), err(EAGAIN));
 
 	const std::vector<TraceEvent> events = trace.events();
-	const auto writes = named(events, "circbuf_write");
+	ASSERT_NO_FATAL_FAILURE(expect_one_write(events, 1000, 1000, testing::PrintToString(events)));
+	EXPECT_EQ(named(events, "circbuf_write")[0].num("cap"), static_cast<long long>(capacity_));
 	const auto reads = named(events, "circbuf_read");
-	ASSERT_EQ(writes.size(), 1u) << testing::PrintToString(events);
-	EXPECT_EQ(writes[0].num("requested"), 1000);
-	EXPECT_EQ(writes[0].num("ret"), 1000);
-	EXPECT_EQ(writes[0].num("used"), 1000);
-	EXPECT_EQ(writes[0].num("cap"), static_cast<long long>(capacity_));
 	ASSERT_EQ(reads.size(), 3u) << testing::PrintToString(events);
 	EXPECT_EQ(reads[0].num("requested"), 600);
 	EXPECT_EQ(reads[0].num("ret"), 600);
@@ -674,22 +711,19 @@ TEST_F(CircbufObserveTrace, BlockedReaderIsTracedAsBlockedThenWoken)
 	EXPECT_EQ(reader.result(), ok(10));
 
 	const std::vector<TraceEvent> events = trace.events();
-	auto block = std::find_if(events.begin(), events.end(), [](const TraceEvent &e) {
-		return e.name == "circbuf_block";
-	});
+	auto block = find_event(events.begin(), events, "circbuf_block");
 	ASSERT_NE(block, events.end()) << testing::PrintToString(events);
 	EXPECT_EQ(block->field("side"), "reader");
 	EXPECT_EQ(block->num("used"), 0);
-	auto wake = std::find_if(block, events.end(), [](const TraceEvent &e) { return e.name == "circbuf_wake"; });
+	auto wake = find_event(block, events, "circbuf_wake");
 	ASSERT_NE(wake, events.end()) << "no wake-up after the block: " << testing::PrintToString(events);
 	EXPECT_EQ(wake->field("side"), "reader");
 	EXPECT_EQ(wake->num("used"), 10);
-	auto read = std::find_if(wake, events.end(), [](const TraceEvent &e) { return e.name == "circbuf_read"; });
+	auto read = find_event(wake, events, "circbuf_read");
 	ASSERT_NE(read, events.end()) << testing::PrintToString(events);
 	EXPECT_EQ(read->num("ret"), 10);
-	EXPECT_TRUE(std::none_of(events.begin(), events.end(), [](const TraceEvent &e) {
-		return e.name == "circbuf_block" && e.field("side") == "writer";
-	})) << testing::PrintToString(events);
+	EXPECT_EQ(find_event(events.begin(), events, "circbuf_block", "writer"), events.end())
+		<< testing::PrintToString(events);
 }
 
 TEST_F(CircbufObserveTrace, BlockedWriterIsTracedAsBlockedThenWoken)
@@ -721,18 +755,14 @@ TEST_F(CircbufObserveTrace, BlockedWriterIsTracedAsBlockedThenWoken)
 	EXPECT_EQ(writer.result(), ok(1));
 
 	const std::vector<TraceEvent> events = trace.events();
-	auto block = std::find_if(events.begin(), events.end(), [](const TraceEvent &e) {
-		return e.name == "circbuf_block";
-	});
+	auto block = find_event(events.begin(), events, "circbuf_block");
 	ASSERT_NE(block, events.end()) << testing::PrintToString(events);
 	EXPECT_EQ(block->field("side"), "writer");
 	EXPECT_EQ(block->num("used"), static_cast<long long>(capacity_));
-	auto wake = std::find_if(block, events.end(), [](const TraceEvent &e) {
-		return e.name == "circbuf_wake" && e.field("side") == "writer";
-	});
+	auto wake = find_event(block, events, "circbuf_wake", "writer");
 	ASSERT_NE(wake, events.end()) << "no writer wake-up after the block: " << testing::PrintToString(events);
 	EXPECT_EQ(wake->num("used"), 0);
-	auto write = std::find_if(wake, events.end(), [](const TraceEvent &e) { return e.name == "circbuf_write"; });
+	auto write = find_event(wake, events, "circbuf_write");
 	ASSERT_NE(write, events.end()) << testing::PrintToString(events);
 	EXPECT_EQ(write->num("requested"), 1);
 	EXPECT_EQ(write->num("ret"), 1);
@@ -740,12 +770,9 @@ TEST_F(CircbufObserveTrace, BlockedWriterIsTracedAsBlockedThenWoken)
 
 TEST_F(CircbufObserveTrace, DmaDescriptorEventsMatchTheCounters)
 {
-	if (!need_dma())
+	Fd rw;
+	if (!need_dma() || !need_tracefs() || !open_all_by_dma(rw))
 		return;
-	if (!need_tracefs() || !reload(kAllByDma))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
 	const circbuf_stats before = get_stats(rw.get());
@@ -789,17 +816,12 @@ TEST_F(CircbufObserveTrace, DmaDescriptorEventsMatchTheCounters)
 // CPU copied what the engine failed to.
 TEST_F(CircbufObserveTrace, InjectedEngineFailureIsTracedAsAnErrorUnderASuccessfulWrite)
 {
-	if (!need_dma())
+	Fd rw;
+	if (!need_dma() || !need_tracefs() || !open_all_by_dma(rw))
 		return;
-	if (!need_tracefs() || !reload(kAllByDma))
-		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
 	TraceInstance trace(has_dma_);
 	ASSERT_EQ(trace.error(), "");
-	alignas(4096) static uint8_t page[4096];  // one descriptor
-	ASSERT_TRUE(write_file(kFailNth, "1"));
-	ASSERT_EQ(sys_write(rw.get(), page, 1000), ok(1000));
+	ASSERT_NO_FATAL_FAILURE(write_with_failed_descriptor(rw.get()));
 
 	const std::vector<TraceEvent> events = trace.events();
 	const auto errors = named(events, "cbdma_error");
@@ -808,11 +830,7 @@ TEST_F(CircbufObserveTrace, InjectedEngineFailureIsTracedAsAnErrorUnderASuccessf
 	EXPECT_EQ(errors[0].num("len"), 1000);
 	EXPECT_EQ(errors[0].num("done"), 500) << "the engine copies half, then fails";
 	EXPECT_TRUE(named(events, "cbdma_complete").empty()) << testing::PrintToString(events);
-	const auto writes = named(events, "circbuf_write");
-	ASSERT_EQ(writes.size(), 1u) << testing::PrintToString(events);
-	EXPECT_EQ(writes[0].num("requested"), 1000);
-	EXPECT_EQ(writes[0].num("ret"), 1000);
-	EXPECT_EQ(writes[0].num("used"), 1000);
+	expect_one_write(events, 1000, 1000, testing::PrintToString(events));
 }
 
 TEST_F(CircbufObserveTrace, TraceCmdRecordsAndReportsTheEvents)
@@ -849,11 +867,7 @@ TEST_F(CircbufObserveTrace, TraceCmdRecordsAndReportsTheEvents)
 	ASSERT_FALSE(HasFailure());
 	const std::vector<TraceEvent> events = parse_trace(rep.output);
 
-	const auto writes = named(events, "circbuf_write");
-	ASSERT_EQ(writes.size(), 1u) << rep.output;
-	EXPECT_EQ(writes[0].num("requested"), 1000);
-	EXPECT_EQ(writes[0].num("ret"), 1000);
-	EXPECT_EQ(writes[0].num("used"), 1000);
+	ASSERT_NO_FATAL_FAILURE(expect_one_write(events, 1000, 1000, rep.output));
 	const auto submits = named(events, "cbdma_submit");
 	ASSERT_FALSE(submits.empty()) << rep.output;
 	long long bytes = 0;
