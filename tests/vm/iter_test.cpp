@@ -21,9 +21,40 @@ namespace circbuf_vm {
 namespace {
 
 class CircbufIter : public CircbufTest {};
-class CircbufUring : public CircbufTest {};
+
+class Ring {
+public:
+	explicit Ring(unsigned flags = 0) { ok_ = io_uring_queue_init(8, &ring_, flags) == 0; }
+	~Ring()
+	{
+		if (ok_)
+			io_uring_queue_exit(&ring_);
+	}
+	bool ok() const { return ok_; }
+	io_uring *get() { return &ring_; }
+
+private:
+	io_uring ring_{};
+	bool ok_ = false;
+};
+
+// A test of io_uring, with a ring of its own.
+class CircbufUring : public CircbufTest {
+protected:
+	void SetUp() override
+	{
+		CircbufTest::SetUp();
+		if (HasFatalFailure())
+			return;
+		ASSERT_TRUE(ring_.ok()) << "io_uring_queue_init failed";
+	}
+
+	Ring ring_;
+};
 
 const Params kSize128k = {{"buffer_size", "131072"}};
+// Every transfer by DMA, where the module has it.
+const Params kAllByDma = {{"buffer_size", "262144"}, {"use_dma", "1"}, {"dma_threshold", "1"}};
 
 TEST_F(CircbufIter, WritevThenReadvKeepsFifoOrderAcrossBuffers)
 {
@@ -87,22 +118,6 @@ int io_workers(pid_t owner = 0)
 	return n;
 }
 
-class Ring {
-public:
-	explicit Ring(unsigned flags = 0) { ok_ = io_uring_queue_init(8, &ring_, flags) == 0; }
-	~Ring()
-	{
-		if (ok_)
-			io_uring_queue_exit(&ring_);
-	}
-	bool ok() const { return ok_; }
-	io_uring *get() { return &ring_; }
-
-private:
-	io_uring ring_{};
-	bool ok_ = false;
-};
-
 // The heart of io_uring support: a read of an empty device neither blocks
 // the submitter nor goes to an io-wq worker; it waits as an armed poll and
 // completes when data arrives.
@@ -113,52 +128,24 @@ TEST_F(CircbufUring, ReadOfEmptyDeviceWaitsWithoutAWorkerAndCompletesOnWrite)
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
 	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
 
 	char buf[16] = {};
-	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	io_uring_sqe *sqe = io_uring_get_sqe(ring_.get());
 	io_uring_prep_read(sqe, r.get(), buf, sizeof(buf), 0);
-	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	ASSERT_EQ(io_uring_submit(ring_.get()), 1);
 
 	io_uring_cqe *cqe = nullptr;
 	__kernel_timespec ts = {0, 150 * 1000 * 1000};
-	EXPECT_EQ(io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts), -ETIME) << "completed while empty";
+	EXPECT_EQ(io_uring_wait_cqe_timeout(ring_.get(), &cqe, &ts), -ETIME) << "completed while empty";
 	EXPECT_EQ(io_workers(), 0) << "the read was handed to an io-wq worker";
 
 	ASSERT_EQ(sys_write(w.get(), "hello", 5), ok(5));
 	ts = {5, 0};
-	ASSERT_EQ(io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts), 0);
+	ASSERT_EQ(io_uring_wait_cqe_timeout(ring_.get(), &cqe, &ts), 0);
 	EXPECT_EQ(cqe->res, 5);
-	io_uring_cqe_seen(ring.get(), cqe);
+	io_uring_cqe_seen(ring_.get(), cqe);
 	EXPECT_EQ(std::string(buf, 5), "hello");
 	EXPECT_EQ(io_workers(), 0);
-}
-
-TEST_F(CircbufUring, WriteThenReadRoundTripsThroughTheRing)
-{
-	if (!need_capacity(4096))
-		return;
-	Fd rw = open_device(O_RDWR);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
-	const std::vector<uint8_t> data = pattern(0, 4096, 9);
-	std::vector<uint8_t> got(4096);
-
-	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
-	io_uring_prep_write(sqe, rw.get(), data.data(), data.size(), 0);
-	sqe->flags |= IOSQE_IO_LINK;
-	sqe = io_uring_get_sqe(ring.get());
-	io_uring_prep_read(sqe, rw.get(), got.data(), got.size(), 0);
-	ASSERT_EQ(io_uring_submit_and_wait(ring.get(), 2), 2);
-	for (int i = 0; i < 2; i++) {
-		io_uring_cqe *cqe = nullptr;
-		ASSERT_EQ(io_uring_wait_cqe(ring.get(), &cqe), 0);
-		EXPECT_EQ(cqe->res, 4096) << "request " << cqe->user_data;
-		io_uring_cqe_seen(ring.get(), cqe);
-	}
-	EXPECT_TRUE(same_bytes(got, data));
 }
 
 // Waits up to timeout for one completion; returns its res, or -ETIME.
@@ -173,6 +160,39 @@ int wait_res(io_uring *ring, __kernel_timespec ts = {5, 0})
 	return res;
 }
 
+// A write and, linked so that it starts once the write completed, a read,
+// each set up on its SQE by its prep function and given sqe_flags besides
+// the link: both must move n bytes.
+void linked_write_read(io_uring *ring, const std::function<void(io_uring_sqe *)> &prep_write,
+		       const std::function<void(io_uring_sqe *)> &prep_read, int n, uint8_t sqe_flags = 0)
+{
+	io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	prep_write(sqe);
+	sqe->flags |= IOSQE_IO_LINK | sqe_flags;
+	sqe = io_uring_get_sqe(ring);
+	prep_read(sqe);
+	sqe->flags |= sqe_flags;
+	ASSERT_EQ(io_uring_submit(ring), 2);
+	EXPECT_EQ(wait_res(ring), n) << "the write";
+	EXPECT_EQ(wait_res(ring), n) << "the read";
+}
+
+TEST_F(CircbufUring, WriteThenReadRoundTripsThroughTheRing)
+{
+	if (!need_capacity(4096))
+		return;
+	Fd rw = open_device(O_RDWR);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	const std::vector<uint8_t> data = pattern(0, 4096, 9);
+	std::vector<uint8_t> got(4096);
+
+	linked_write_read(
+		ring_.get(),
+		[&](io_uring_sqe *sqe) { io_uring_prep_write(sqe, rw.get(), data.data(), data.size(), 0); },
+		[&](io_uring_sqe *sqe) { io_uring_prep_read(sqe, rw.get(), got.data(), got.size(), 0); }, 4096);
+	EXPECT_TRUE(same_bytes(got, data));
+}
+
 // WRITE_FIXED then READ_FIXED of n bytes through registered buffers (bio_vec
 // iterators in the kernel), both waited for, each with sqe_flags besides the
 // link; checks the bytes come back.
@@ -184,19 +204,11 @@ void fixed_round_trip(int fd, size_t n, uint8_t sqe_flags = 0)
 	iovec bufs[] = {{out.data(), n}, {in.data(), n}};
 	ASSERT_EQ(io_uring_register_buffers(ring.get(), bufs, 2), 0);
 
-	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
-	io_uring_prep_write_fixed(sqe, fd, out.data(), unsigned(n), 0, 0);
-	sqe->flags |= IOSQE_IO_LINK | sqe_flags;
-	sqe = io_uring_get_sqe(ring.get());
-	io_uring_prep_read_fixed(sqe, fd, in.data(), unsigned(n), 0, 1);
-	sqe->flags |= sqe_flags;
-	ASSERT_EQ(io_uring_submit_and_wait(ring.get(), 2), 2);
-	for (int i = 0; i < 2; i++) {
-		io_uring_cqe *cqe = nullptr;
-		ASSERT_EQ(io_uring_wait_cqe(ring.get(), &cqe), 0);
-		EXPECT_EQ(cqe->res, int(n)) << (i ? "READ_FIXED" : "WRITE_FIXED");
-		io_uring_cqe_seen(ring.get(), cqe);
-	}
+	linked_write_read(
+		ring.get(),
+		[&](io_uring_sqe *sqe) { io_uring_prep_write_fixed(sqe, fd, out.data(), unsigned(n), 0, 0); },
+		[&](io_uring_sqe *sqe) { io_uring_prep_read_fixed(sqe, fd, in.data(), unsigned(n), 0, 1); }, int(n),
+		sqe_flags);
 	EXPECT_TRUE(same_bytes(in, out));
 }
 
@@ -213,7 +225,7 @@ TEST_F(CircbufUring, InlineFixedBufferRequestsGoByCpuEvenAboveTheThreshold)
 {
 	if (!need_dma())
 		return;
-	if (!reload({{"buffer_size", "262144"}, {"use_dma", "1"}, {"dma_threshold", "1"}}))
+	if (!reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
@@ -317,7 +329,7 @@ TEST_F(CircbufUring, FixedBuffersHandedToAWorkerGoByDma)
 {
 	if (!need_dma())
 		return;
-	if (!reload({{"buffer_size", "262144"}, {"use_dma", "1"}, {"dma_threshold", "1"}}))
+	if (!reload(kAllByDma))
 		return;
 	Fd rw = open_device(O_RDWR);
 	Fd nb = open_device(O_RDWR | O_NONBLOCK);
@@ -345,31 +357,29 @@ TEST_F(CircbufUring, CancelledBlockedReadEndsPromptlyWithEcanceled)
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
 	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
 	char buf[16];
-	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	io_uring_sqe *sqe = io_uring_get_sqe(ring_.get());
 	io_uring_prep_read(sqe, r.get(), buf, sizeof(buf), 0);
 	sqe->user_data = 1;
-	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	ASSERT_EQ(io_uring_submit(ring_.get()), 1);
 
 	const auto t0 = Clock::now();
-	sqe = io_uring_get_sqe(ring.get());
+	sqe = io_uring_get_sqe(ring_.get());
 	io_uring_prep_cancel64(sqe, 1, 0);
 	sqe->user_data = 2;
-	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	ASSERT_EQ(io_uring_submit(ring_.get()), 1);
 	bool read_done = false;
 	for (int i = 0; i < 2; i++) {
 		io_uring_cqe *cqe = nullptr;
 		__kernel_timespec ts = {1, 0};
-		ASSERT_EQ(io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts), 0) << "no completion within 1 s";
+		ASSERT_EQ(io_uring_wait_cqe_timeout(ring_.get(), &cqe, &ts), 0) << "no completion within 1 s";
 		if (cqe->user_data == 1) {
 			EXPECT_TRUE(cqe->res == -ECANCELED || cqe->res == -EINTR) << cqe->res;
 			read_done = true;
 		} else {
 			EXPECT_EQ(cqe->res, 0) << "cancel";
 		}
-		io_uring_cqe_seen(ring.get(), cqe);
+		io_uring_cqe_seen(ring_.get(), cqe);
 	}
 	EXPECT_TRUE(read_done);
 	EXPECT_LT(Clock::now() - t0, 1s);
@@ -446,14 +456,12 @@ TEST_F(CircbufUring, ReadSeesEndOfFileWhenTheLastWriterCloses)
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
 	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
 	char buf[8];
-	io_uring_prep_read(io_uring_get_sqe(ring.get()), r.get(), buf, sizeof(buf), 0);
-	ASSERT_EQ(io_uring_submit(ring.get()), 1);
-	EXPECT_EQ(wait_res(ring.get(), {0, 150 * 1000 * 1000}), -ETIME) << "completed with a writer open";
+	io_uring_prep_read(io_uring_get_sqe(ring_.get()), r.get(), buf, sizeof(buf), 0);
+	ASSERT_EQ(io_uring_submit(ring_.get()), 1);
+	EXPECT_EQ(wait_res(ring_.get(), {0, 150 * 1000 * 1000}), -ETIME) << "completed with a writer open";
 	w.reset();
-	EXPECT_EQ(wait_res(ring.get()), 0) << "no end of file after the last writer closed";
+	EXPECT_EQ(wait_res(ring_.get()), 0) << "no end of file after the last writer closed";
 }
 
 TEST_F(CircbufUring, NonblockingFileWaitsForDataInsteadOfFailingWithEagain)
@@ -461,15 +469,13 @@ TEST_F(CircbufUring, NonblockingFileWaitsForDataInsteadOfFailingWithEagain)
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY | O_NONBLOCK);
 	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
 	char buf[8];
-	io_uring_prep_read(io_uring_get_sqe(ring.get()), r.get(), buf, sizeof(buf), 0);
-	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	io_uring_prep_read(io_uring_get_sqe(ring_.get()), r.get(), buf, sizeof(buf), 0);
+	ASSERT_EQ(io_uring_submit(ring_.get()), 1);
 	// io_uring arms poll on -EAGAIN, even for an O_NONBLOCK file.
-	EXPECT_EQ(wait_res(ring.get(), {0, 150 * 1000 * 1000}), -ETIME);
+	EXPECT_EQ(wait_res(ring_.get(), {0, 150 * 1000 * 1000}), -ETIME);
 	ASSERT_EQ(sys_write(w.get(), "abc", 3), ok(3));
-	EXPECT_EQ(wait_res(ring.get()), 3);
+	EXPECT_EQ(wait_res(ring_.get()), 3);
 	EXPECT_EQ(io_workers(), 0);
 }
 
@@ -478,13 +484,11 @@ TEST_F(CircbufUring, PollAddReportsReadableOnlyOnceDataArrives)
 	Fd w = open_device(O_WRONLY);
 	Fd r = open_device(O_RDONLY);
 	ASSERT_TRUE(w.ok() && r.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
-	io_uring_prep_poll_add(io_uring_get_sqe(ring.get()), r.get(), POLLIN);
-	ASSERT_EQ(io_uring_submit(ring.get()), 1);
-	EXPECT_EQ(wait_res(ring.get(), {0, 150 * 1000 * 1000}), -ETIME) << "readable while empty";
+	io_uring_prep_poll_add(io_uring_get_sqe(ring_.get()), r.get(), POLLIN);
+	ASSERT_EQ(io_uring_submit(ring_.get()), 1);
+	EXPECT_EQ(wait_res(ring_.get(), {0, 150 * 1000 * 1000}), -ETIME) << "readable while empty";
 	ASSERT_EQ(sys_write(w.get(), "x", 1), ok(1));
-	const int res = wait_res(ring.get());
+	const int res = wait_res(ring_.get());
 	EXPECT_GT(res, 0);
 	EXPECT_TRUE(res & POLLIN) << res;
 }
@@ -495,20 +499,14 @@ TEST_F(CircbufUring, WritevThenReadvRoundTrip)
 		return;
 	Fd rw = open_device(O_RDWR);
 	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	Ring ring;
-	ASSERT_TRUE(ring.ok());
 	const std::vector<uint8_t> data = pattern(0, 300, 6);
 	iovec wv[] = {{const_cast<uint8_t *>(data.data()), 100},
 		      {const_cast<uint8_t *>(data.data()) + 100, 200}};
 	std::vector<uint8_t> a(50), b(250);
 	iovec rv[] = {{a.data(), a.size()}, {b.data(), b.size()}};
-	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
-	io_uring_prep_writev(sqe, rw.get(), wv, 2, 0);
-	sqe->flags |= IOSQE_IO_LINK;
-	io_uring_prep_readv(io_uring_get_sqe(ring.get()), rw.get(), rv, 2, 0);
-	ASSERT_EQ(io_uring_submit(ring.get()), 2);
-	EXPECT_EQ(wait_res(ring.get()), 300);
-	EXPECT_EQ(wait_res(ring.get()), 300);
+	linked_write_read(
+		ring_.get(), [&](io_uring_sqe *sqe) { io_uring_prep_writev(sqe, rw.get(), wv, 2, 0); },
+		[&](io_uring_sqe *sqe) { io_uring_prep_readv(sqe, rw.get(), rv, 2, 0); }, 300);
 	a.insert(a.end(), b.begin(), b.end());
 	EXPECT_TRUE(same_bytes(a, data));
 }
