@@ -35,6 +35,18 @@ Row stream_row(std::string target, std::string engine, std::uint64_t bs,
 	return r;
 }
 
+// A pingpong row of one sample s, given the latency percentiles the output
+// tests look for: 12.5, 40 and 90.25 us.
+Row pingpong_row(std::string target, std::uint64_t bs, Sample s)
+{
+	Row r = stream_row(std::move(target), "sync", bs, {s});
+	r.mode = "pingpong";
+	r.samples[0].p50_us = 12.5;
+	r.samples[0].p99_us = 40;
+	r.samples[0].p999_us = 90.25;
+	return r;
+}
+
 size_t count(const std::string &s, const std::string &what)
 {
 	size_t n = 0;
@@ -114,11 +126,18 @@ TEST(BenchSplitList, KeepsEmptyItems)
 
 // ---- statistics ----
 
-TEST(BenchPercentile, NearestRankOn100Samples)
+// The samples 1, 2, ..., n.
+std::vector<double> one_to(int n)
 {
 	std::vector<double> v;
-	for (int i = 1; i <= 100; i++)
+	for (int i = 1; i <= n; i++)
 		v.push_back(i);
+	return v;
+}
+
+TEST(BenchPercentile, NearestRankOn100Samples)
+{
+	const std::vector<double> v = one_to(100);
 	EXPECT_EQ(percentile(v, 50), 50);
 	EXPECT_EQ(percentile(v, 99), 99);
 	EXPECT_EQ(percentile(v, 99.9), 100);
@@ -128,9 +147,7 @@ TEST(BenchPercentile, NearestRankOn100Samples)
 
 TEST(BenchPercentile, P999Of1000IsThe999th)
 {
-	std::vector<double> v;
-	for (int i = 1; i <= 1000; i++)
-		v.push_back(i);
+	const std::vector<double> v = one_to(1000);
 	EXPECT_EQ(percentile(v, 99.9), 999);
 	EXPECT_EQ(percentile(v, 99), 990);
 	EXPECT_EQ(percentile(v, 50), 500);
@@ -210,12 +227,7 @@ TEST(BenchTable, OneLinePerRowWithSpread)
 
 TEST(BenchTable, PingpongSectionHasPercentiles)
 {
-	Row r = stream_row("circbuf", "sync", 1, {sample(100, 1, 0, 100)});
-	r.mode = "pingpong";
-	r.samples[0].p50_us = 12.5;
-	r.samples[0].p99_us = 40;
-	r.samples[0].p999_us = 90.25;
-	std::vector<Row> rows = {r};
+	std::vector<Row> rows = {pingpong_row("circbuf", 1, sample(100, 1, 0, 100))};
 	std::string t = format_table(rows);
 	EXPECT_NE(t.find("p50 us"), std::string::npos) << t;
 	EXPECT_NE(t.find("p99.9 us"), std::string::npos) << t;
@@ -318,12 +330,7 @@ TEST(BenchMarkdown, StreamTableSpellsOutEnginesAndWorkers)
 
 TEST(BenchMarkdown, PingpongTableAndEscapedPipeInPaths)
 {
-	Row r = stream_row("/tmp/a|b", "sync", 64, {sample(64, 1, 0, 1)});
-	r.mode = "pingpong";
-	r.samples[0].p50_us = 12.5;
-	r.samples[0].p99_us = 40;
-	r.samples[0].p999_us = 90.25;
-	std::vector<Row> rows = {r};
+	std::vector<Row> rows = {pingpong_row("/tmp/a|b", 64, sample(64, 1, 0, 1))};
 	std::string m = format_markdown(rows);
 	EXPECT_TRUE(m.starts_with("| target | engine | block | round trip p50 us")) << m;
 	EXPECT_NE(m.find("| /tmp/a\\|b | read/write | 64 | 12.5 | 40.0 | 90.2 |"),
