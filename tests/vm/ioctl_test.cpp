@@ -16,7 +16,23 @@
 namespace circbuf_vm {
 namespace {
 
-class CircbufIoctl : public CircbufTest {};
+class CircbufIoctl : public CircbufTest {
+protected:
+	// Opens rw (O_RDWR | O_NONBLOCK) of a ring of at least n bytes, and
+	// reads the counters before the test's calls. False when the test
+	// cannot go on: use as if (!open_counted(n, rw, before)) return;
+	[[nodiscard]] bool open_counted(uint64_t n, Fd &rw, circbuf_stats &before)
+	{
+		if (!need_capacity(n))
+			return false;
+		rw = open_device(O_RDWR | O_NONBLOCK);
+		EXPECT_TRUE(rw.ok()) << std::strerror(errno);
+		if (!rw.ok())
+			return false;
+		before = get_stats(rw.get());
+		return true;
+	}
+};
 
 TEST_F(CircbufIoctl, CapacityMatchesBufferSizeParameter)
 {
@@ -63,11 +79,10 @@ TEST_F(CircbufIoctl, CountersAgreeWithUsed)
 
 TEST_F(CircbufIoctl, WritesCountCallsThatStoredBytes)
 {
-	if (!need_capacity(16))
+	Fd rw;
+	circbuf_stats before;
+	if (!open_counted(16, rw, before))
 		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_EQ(sys_write(rw.get(), "abcde", 5), ok(5));
 	ASSERT_EQ(sys_write(rw.get(), "xyz", 3), ok(3));
 	ASSERT_EQ(sys_write(rw.get(), "", 0), ok(0));
@@ -80,11 +95,10 @@ TEST_F(CircbufIoctl, WritesCountCallsThatStoredBytes)
 
 TEST_F(CircbufIoctl, ReadsCountCallsThatReturnedBytes)
 {
-	if (!need_capacity(8))
+	Fd rw;
+	circbuf_stats before;
+	if (!open_counted(8, rw, before))
 		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	const circbuf_stats before = get_stats(rw.get());
 	char buf[100];
 	ASSERT_EQ(sys_write(rw.get(), "abcdefgh", 8), ok(8));
 	ASSERT_EQ(sys_read(rw.get(), buf, 3), ok(3));
@@ -101,11 +115,10 @@ TEST_F(CircbufIoctl, ReadsCountCallsThatReturnedBytes)
 
 TEST_F(CircbufIoctl, BytesReadAndWrittenCountTransferredBytes)
 {
-	if (!need_capacity(8))
+	Fd rw;
+	circbuf_stats before;
+	if (!open_counted(8, rw, before))
 		return;
-	Fd rw = open_device(O_RDWR | O_NONBLOCK);
-	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
-	const circbuf_stats before = get_stats(rw.get());
 	ASSERT_EQ(sys_write(rw.get(), "abcde", 5), ok(5));
 	ASSERT_EQ(sys_write(rw.get(), "xyz", 3), ok(3));
 	char buf[3];
