@@ -181,7 +181,7 @@ struct Buf {
 // An io_uring request in flight.
 struct Pending {
 	Kind kind;
-	FdRef f;
+	FdRef f{};
 	size_t len = 0;		// bytes asked for (iovec total, clamped)
 	size_t room = 0;	// bytes the kernel can reach in the buffer(s)
 	bool nowait = false;	// RWF_NOWAIT
@@ -192,8 +192,8 @@ struct Pending {
 	bool nonblock_toggled = false; // its private file's O_NONBLOCK changed since
 	bool fd_closed = false;	// its private fd was closed while in flight
 	int expect = 0;		// uring-cmd: the one right result
-	std::unique_ptr<circbuf_stats> st;
-	std::vector<iovec> iov;
+	std::unique_ptr<circbuf_stats> st{};
+	std::vector<iovec> iov{};
 };
 
 class Worker {
@@ -257,6 +257,7 @@ private:
 	// io_uring plumbing.
 	bool ring_up();
 	void ring_down(bool cancel_first);
+	void cancel_all();
 	io_uring_sqe *get_sqe();
 	void submit(io_uring_sqe *sqe, Pending p);
 	void reap(bool wait);

@@ -32,16 +32,8 @@ void Worker::ring_down(bool cancel_first)
 		return;
 	if (cancel_first) {
 		auto deadline = Clock::now() + std::chrono::seconds(10);
-		while (!pending_.empty() && Clock::now() < deadline) {
-			if (io_uring_sqe *sqe = io_uring_get_sqe(&ring_)) {
-				io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-				sqe->user_data = 0;
-				io_uring_submit(&ring_);
-				for (auto &[id, q] : pending_)
-					q.cancel_aimed = true;
-			}
-			reap(true);
-		}
+		while (!pending_.empty() && Clock::now() < deadline)
+			cancel_all();
 		if (!pending_.empty())
 			fail("%zu io_uring requests did not complete within 10 s of "
 			     "being cancelled", pending_.size());
@@ -56,20 +48,27 @@ void Worker::ring_down(bool cancel_first)
 	ring_ok_ = false;
 }
 
+// One IORING_ASYNC_CANCEL_ANY of every request in flight (user_data 0, which
+// check_cqe() knows), if an SQE is free; then collect completions.
+void Worker::cancel_all()
+{
+	if (io_uring_sqe *sqe = io_uring_get_sqe(&ring_)) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		sqe->user_data = 0;
+		io_uring_submit(&ring_);
+		for (auto &[id, q] : pending_)
+			q.cancel_aimed = true;
+	}
+	reap(true);
+}
+
 io_uring_sqe *Worker::get_sqe()
 {
 	if (!ring_up())
 		return nullptr;
 	if (pending_.size() >= kMaxPending) {
 		// Too many waiting (reads of an empty ring): cancel them all.
-		if (io_uring_sqe *sqe = io_uring_get_sqe(&ring_)) {
-			io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-			sqe->user_data = 0;
-			io_uring_submit(&ring_);
-			for (auto &[id, q] : pending_)
-				q.cancel_aimed = true;
-		}
-		reap(true);
+		cancel_all();
 		if (pending_.size() >= kMaxPending)
 			return nullptr;
 	}
@@ -224,10 +223,8 @@ void Worker::op_uring(Kind k)
 	io_uring_sqe *sqe = get_sqe();
 	if (!sqe)
 		return;
-	Pending p;
-	p.kind = k;
 	const bool is_read = k == kUringRead || k == kUringReadv || k == kUringReadFixed;
-	p.f = pick_fd_for(is_read);
+	Pending p{.kind = k, .f = pick_fd_for(is_read)};
 	if (!p.f.open) {
 		// io_uring looks the fd up at submission: the CQE says EBADF.
 		p.f.fd = -1;
@@ -330,9 +327,7 @@ void Worker::op_uring_cmd()
 	io_uring_sqe *sqe = get_sqe();
 	if (!sqe)
 		return;
-	Pending p;
-	p.kind = kUringCmd;
-	p.f = pick_fd();
+	Pending p{.kind = kUringCmd, .f = pick_fd()};
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, p.f.open ? p.f.fd : -1, nullptr, 0, 0);
 	std::uint32_t op = CIRCBUF_GET_STATS;
 	switch (rnd(8)) {
@@ -381,9 +376,7 @@ void Worker::op_uring_poll()
 	io_uring_sqe *sqe = get_sqe();
 	if (!sqe)
 		return;
-	Pending p;
-	p.kind = kUringPoll;
-	p.f = pick_device_fd();
+	Pending p{.kind = kUringPoll, .f = pick_device_fd()};
 	io_uring_prep_poll_add(sqe, p.f.fd, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
 	submit(sqe, std::move(p));
 }
@@ -395,8 +388,7 @@ void Worker::op_uring_cancel()
 	io_uring_sqe *sqe = get_sqe();
 	if (!sqe)
 		return;
-	Pending p;
-	p.kind = kUringCancel;
+	Pending p{.kind = kUringCancel};
 	std::uint64_t target = 12345678901ULL; // not a request
 	if (!pending_.empty() && chance(80)) {
 		auto it = pending_.begin();
