@@ -241,6 +241,18 @@ private:
 	void op_lseek();
 	void op_mmap();
 	void op_splice();
+	// An ioctl @cmd (called @name) of a picked fd into local (n bytes, on
+	// the caller's stack) or, once in four, a picked buffer; counted as
+	// @k. On a closed or O_PATH fd it must fail with EBADF: checked, and
+	// bad_fd set.
+	struct Ioctl {
+		FdRef f{};
+		Buf b{};
+		long r = 0;
+		int e = 0;
+		bool bad_fd = false;
+	};
+	Ioctl ioctl_into(Kind k, const char *name, unsigned long cmd, void *local, size_t n);
 	void op_ioctl_stats();
 	void op_ioctl_fionread();
 	void op_ioctl_misencoded();

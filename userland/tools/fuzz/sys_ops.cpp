@@ -300,23 +300,32 @@ void Worker::op_splice()
 		     to_device ? "into" : "out of", errname(e).c_str());
 }
 
+Worker::Ioctl Worker::ioctl_into(Kind k, const char *name, unsigned long cmd, void *local,
+				 size_t n)
+{
+	Ioctl c{.f = pick_fd()};
+	c.b = chance(75) ? Buf{local, n, n, "stack"} : pick_buf(n);
+	errno = 0;
+	c.r = ::ioctl(c.f.fd, cmd, c.b.p);
+	c.e = errno;
+	count(k, c.r < 0 ? c.e : 0);
+	if (!c.f.open || c.f.path) {
+		if (c.r >= 0 || c.e != EBADF)
+			fail("%s on a bad fd: expected EBADF, got %s", name,
+			     c.r >= 0 ? "success" : errname(c.e).c_str());
+		c.bad_fd = true;
+	}
+	return c;
+}
+
 void Worker::op_ioctl_stats()
 {
-	FdRef f = pick_fd();
 	circbuf_stats local;
 	std::memset(&local, 0xa5, sizeof(local));
-	Buf b = chance(75) ? Buf{&local, sizeof(local), sizeof(local), "stack"}
-			   : pick_buf(sizeof(circbuf_stats));
-	errno = 0;
-	long r = ::ioctl(f.fd, CIRCBUF_GET_STATS, b.p);
-	int e = errno;
-	count(kIoctlStats, r < 0 ? e : 0);
-	if (!f.open || f.path) {
-		if (r >= 0 || e != EBADF)
-			fail("CIRCBUF_GET_STATS on a bad fd: expected EBADF, got %s",
-			     r >= 0 ? "success" : errname(e).c_str());
+	const auto [f, b, r, e, bad_fd] =
+		ioctl_into(kIoctlStats, "CIRCBUF_GET_STATS", CIRCBUF_GET_STATS, &local, sizeof(local));
+	if (bad_fd)
 		return;
-	}
 	if (r < 0) {
 		if (e == EINTR || (e == EFAULT && b.rw_room < sizeof(circbuf_stats)))
 			return;
@@ -335,19 +344,11 @@ void Worker::op_ioctl_stats()
 
 void Worker::op_ioctl_fionread()
 {
-	FdRef f = pick_fd();
 	int local = -7;
-	Buf b = chance(75) ? Buf{&local, sizeof(local), sizeof(local), "stack"}
-			   : pick_buf(sizeof(int));
-	errno = 0;
-	long r = ::ioctl(f.fd, FIONREAD, b.p);
-	int e = errno;
-	count(kIoctlFionread, r < 0 ? e : 0);
-	if (!f.open || f.path) {
-		if (r >= 0 || e != EBADF)
-			fail("FIONREAD on a bad fd: expected EBADF");
+	const auto [f, b, r, e, bad_fd] =
+		ioctl_into(kIoctlFionread, "FIONREAD", FIONREAD, &local, sizeof(local));
+	if (bad_fd)
 		return;
-	}
 	if (r < 0) {
 		if (!(e == EFAULT && b.rw_room < sizeof(int)))
 			fail("FIONREAD into %s failed with unexpected %s", b.what,
