@@ -117,7 +117,12 @@ static void ring_every_small_state_is_consistent(struct kunit *test)
 			}
 }
 
-static void ring_read_spans_clamp_to_used_and_start_at_head(struct kunit *test)
+/*
+ * For every small ring state and request length: the spans of a read
+ * (@write false) or a write cover min(len, what is there to move) bytes,
+ * from the head or from the write offset.
+ */
+static void check_spans(struct kunit *test, bool write)
 {
 	struct circbuf_span sp[2];
 	size_t cap, head, used, len;
@@ -127,33 +132,26 @@ static void ring_read_spans_clamp_to_used_and_start_at_head(struct kunit *test)
 			for (used = 0; used <= cap; used++)
 				for (len = 0; len <= cap + 2; len++) {
 					struct circbuf_ring r = ring_at(cap, head, used);
-					size_t got = circbuf_ring_read_spans(&r, len, sp);
+					size_t got = write ? circbuf_ring_write_spans(&r, len, sp) :
+							     circbuf_ring_read_spans(&r, len, sp);
+					size_t start = write ? head + used : head;
+					size_t avail = write ? cap - used : used;
 
-					KUNIT_ASSERT_EQ(test, got, min(len, used));
-					KUNIT_ASSERT_TRUE_MSG(test, spans_cover(sp, cap, head, got),
+					KUNIT_ASSERT_EQ(test, got, min(len, avail));
+					KUNIT_ASSERT_TRUE_MSG(test, spans_cover(sp, cap, start, got),
 							      "cap %zu head %zu used %zu len %zu",
 							      cap, head, used, len);
 				}
 }
 
+static void ring_read_spans_clamp_to_used_and_start_at_head(struct kunit *test)
+{
+	check_spans(test, false);
+}
+
 static void ring_write_spans_clamp_to_space_and_start_at_wr_off(struct kunit *test)
 {
-	struct circbuf_span sp[2];
-	size_t cap, head, used, len;
-
-	for (cap = 1; cap <= SMALL_CAP; cap++)
-		for (head = 0; head < cap; head++)
-			for (used = 0; used <= cap; used++)
-				for (len = 0; len <= cap + 2; len++) {
-					struct circbuf_ring r = ring_at(cap, head, used);
-					size_t got = circbuf_ring_write_spans(&r, len, sp);
-					bool ok = spans_cover(sp, cap, head + used, got);
-
-					KUNIT_ASSERT_EQ(test, got, min(len, cap - used));
-					KUNIT_ASSERT_TRUE_MSG(test, ok,
-							      "cap %zu head %zu used %zu len %zu",
-							      cap, head, used, len);
-				}
+	check_spans(test, true);
 }
 
 static void ring_full_ring_offers_no_space(struct kunit *test)
