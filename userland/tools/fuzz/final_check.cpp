@@ -4,6 +4,16 @@
 
 namespace circbuf::fuzz {
 
+// Why a call of the round trip, @what of n bytes at stream offset at, fell
+// short: what it returned, or its error.
+static std::string short_call(const char *what, std::uint64_t n, std::uint64_t at,
+			      const std::expected<size_t, std::error_code> &r)
+{
+	return strprintf("round trip: %s of %llu bytes at %llu: %s", what, (unsigned long long)n,
+			 (unsigned long long)at,
+			 r ? strprintf("returned %zu", *r).c_str() : r.error().message().c_str());
+}
+
 void final_check(const Shared &sh, Final &out)
 {
 	auto fd = open_fd(sh.opt.device.c_str(), O_RDWR | O_NONBLOCK);
@@ -84,10 +94,7 @@ void final_check(const Shared &sh, Final &out)
 			fill_pattern(wbuf, written);
 			auto w = write_some(fd->get(), wbuf);
 			if (!w || *w != n) {
-				out.fail(strprintf("round trip: write of %llu bytes at %llu: %s",
-						   (unsigned long long)n, (unsigned long long)written,
-						   w ? strprintf("returned %zu", *w).c_str()
-						     : w.error().message().c_str()));
+				out.fail(short_call("write", n, written, w));
 				return;
 			}
 			written += n;
@@ -96,10 +103,7 @@ void final_check(const Shared &sh, Final &out)
 		rbuf.resize(m);
 		auto r = read_some(fd->get(), rbuf);
 		if (!r || *r != m) {
-			out.fail(strprintf("round trip: read of %llu bytes at %llu: %s",
-					   (unsigned long long)m, (unsigned long long)read,
-					   r ? strprintf("returned %zu", *r).c_str()
-					     : r.error().message().c_str()));
+			out.fail(short_call("read", m, read, r));
 			return;
 		}
 		if (auto bad = find_pattern_mismatch(rbuf, read)) {
