@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -110,33 +111,44 @@ bool has_hole(const std::string &layout)
 	       layout.find("padding:") != std::string::npos;
 }
 
-TEST(UapiLayout, PaholeSeesTheHoleOfAStructThatHasOne)
+// pahole's layout of struct @name; nullopt, skipping the test, where pahole
+// cannot run.
+std::optional<std::string> layout_or_skip(const char *name)
 {
 	bool ran;
-	std::string out = pahole("with_hole", ran);
-	if (!ran)
-		GTEST_SKIP() << "pahole (dwarves) is not installed or failed: " << out;
-	EXPECT_TRUE(has_hole(out)) << out;
+	std::string out = pahole(name, ran);
+	if (ran)
+		return out;
+	[&out] { GTEST_SKIP() << "pahole (dwarves) is not installed or failed: " << out; }();
+	return std::nullopt;
+}
+
+TEST(UapiLayout, PaholeSeesTheHoleOfAStructThatHasOne)
+{
+	const auto out = layout_or_skip("with_hole");
+	if (!out)
+		return;
+	EXPECT_TRUE(has_hole(*out)) << *out;
+}
+
+// pahole's layout of struct @name: @size bytes, without a hole.
+void expect_no_holes(const char *name, size_t size)
+{
+	const auto out = layout_or_skip(name);
+	if (!out)
+		return;
+	EXPECT_NE(out->find("size: " + std::to_string(size)), std::string::npos) << *out;
+	EXPECT_FALSE(has_hole(*out)) << *out;
 }
 
 TEST(UapiLayout, StatsStructureHasNoHolesPerPahole)
 {
-	bool ran;
-	std::string out = pahole("circbuf_stats", ran);
-	if (!ran)
-		GTEST_SKIP() << "pahole (dwarves) is not installed or failed: " << out;
-	EXPECT_NE(out.find("size: 128"), std::string::npos) << out;
-	EXPECT_FALSE(has_hole(out)) << out;
+	expect_no_holes("circbuf_stats", 128);
 }
 
 TEST(UapiLayout, UringCmdStructureHasNoHolesPerPahole)
 {
-	bool ran;
-	std::string out = pahole("circbuf_uring_cmd", ran);
-	if (!ran)
-		GTEST_SKIP() << "pahole (dwarves) is not installed or failed: " << out;
-	EXPECT_NE(out.find("size: 16"), std::string::npos) << out;
-	EXPECT_FALSE(has_hole(out)) << out;
+	expect_no_holes("circbuf_uring_cmd", 16);
 }
 
 // The run-time view of the compile-time checks, so that ctest lists them.
