@@ -18,6 +18,7 @@
 #include <expected>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -64,12 +65,16 @@ inline std::expected<void, std::error_code> write_knob(const std::string &path,
 }
 
 // A knob of /sys/kernel/debug/KIND/, e.g. ("failslab", "ignore-gfp-wait"),
+// or any file at @path (a slab cache's /sys/kernel/slab/NAME/failslab),
 // set for the object's lifetime and then restored. ok() is false (and
 // error() says why) if it could not be set.
 class ScopedKnob {
 public:
-	ScopedKnob(std::string kind, std::string name, const std::string &value)
-		: path_(std::string(kFaultDebugfs) + "/" + kind + "/" + name)
+	ScopedKnob(const std::string &kind, const std::string &name, const std::string &value)
+		: ScopedKnob(std::string(kFaultDebugfs) + "/" + kind + "/" + name, value)
+	{
+	}
+	ScopedKnob(std::string path, const std::string &value) : path_(std::move(path))
 	{
 		old_ = read_knob(path_);
 		if (old_.empty()) {
