@@ -4,7 +4,8 @@
 //
 // For N = 1, 2, ... the Nth fault-injection point of finit_module(2) in
 // this thread fails (/proc/thread-self/fail-nth; slab and page allocations
-// of any size and gfp, and copies from user memory). Each load that fails
+// of any size and gfp but those of the debug kernel's own checkers, and
+// copies from user memory). Each load that fails
 // must fail with an error and leave no /dev/circbuf, no module, no
 // circbuf-dma/N engine thread, no DMA channel under /sys/class/dma or in
 // debugfs dmaengine/summary, no debugfs circbuf-dma directory and no
@@ -236,9 +237,9 @@ int main(int argc, char **argv)
 	}
 
 	// Every allocation is a point, whatever its gfp flags and order (of
-	// the slab caches, those below); one
-	// line per injected fault in the kernel log, no stack dump (which
-	// tests/vm/run would take for a kernel report).
+	// the slab caches, every one but the checkers': below); one line per
+	// injected fault in the kernel log, no stack dump (which tests/vm/run
+	// would take for a kernel report).
 	std::vector<std::unique_ptr<circbuf_fault::ScopedKnob>> knobs;
 	auto knob = [&](const char *kind, const char *name, const char *value) {
 		knobs.push_back(std::make_unique<circbuf_fault::ScopedKnob>(kind, name, value));
