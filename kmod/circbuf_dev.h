@@ -15,9 +15,11 @@
 #include <linux/wait.h>
 
 #include "circbuf_dma_buf.h"
+#include "circbuf_packets.h"
 #include "circbuf_ring.h"
 
 struct dma_chan;
+struct fasync_struct;
 struct iov_iter;
 struct proc_dir_entry;
 
@@ -33,6 +35,8 @@ enum circbuf_dir {
  *		stored data
  * @bytes:	bytes delivered to readers, or stored by writers
  * @cpu_bytes:	of those, bytes moved by CPU copy
+ * @discarded:	readers only: bytes of packets that reads left unread,
+ *		which the ring dropped (packet mode)
  *
  * Written in the side's seqcount write section (circbuf_stats_begin()),
  * with the ring position they count.
@@ -41,6 +45,7 @@ struct circbuf_side_stats {
 	u64 calls;
 	u64 bytes;
 	u64 cpu_bytes;
+	u64 discarded;
 };
 
 /* Bit of circbuf_side::flags: see circbuf_lock_io() in circbuf_main.c. */
@@ -110,7 +115,10 @@ struct circbuf_dma_stats {
  *			lock), @ring.cons the readers' (theirs); see
  *			circbuf_ring.h for how each side reads the other's.
  *			Committed in the side's @seq write section too.
- * @open_lock:		serialises open and release; never held across a
+ * @pkts:		packet boundaries (packet mode, circbuf_packets.h):
+ *			pushed under the writers' lock, popped under the
+ *			readers', as @ring's positions move
+ * @open_lock:		serialises open, release and fasync; never held across a
  *			copy or a wait for another task
  * @opens:		open files (@open_lock)
  * @readers:		open files with FMODE_READ (@open_lock to change;
@@ -130,6 +138,13 @@ struct circbuf_dma_stats {
  *			write section)
  * @rd_wait:		readers wait here for data or end of file
  * @wr_wait:		writers wait here for @atomic_max bytes of space
+ * @rd_fasync:		O_ASYNC files that read: sent SIGIO (POLL_IN) when
+ *			data arrives or the last writer closes
+ * @wr_fasync:		O_ASYNC files that write: sent SIGIO (POLL_OUT) when
+ *			a read leaves @atomic_max bytes free. Both lists are
+ *			changed by fasync_helper() under @open_lock, so that
+ *			an O_RDWR file joins or leaves both at once, and read
+ *			by kill_fasync() under RCU, with no lock of ours
  *
  * Lock order: a side's lock, then @dma_lock. No path
  * holds both sides' locks, and @open_lock nests with none of them: poll,
@@ -147,6 +162,7 @@ struct circbuf_dev {
 
 	struct circbuf_side side[2];
 	struct circbuf_ring ring;
+	struct circbuf_pkts pkts;
 
 	/* protects @opens, @readers, @writers and @chan (changes only) */
 	struct mutex open_lock;
@@ -161,6 +177,10 @@ struct circbuf_dev {
 
 	wait_queue_head_t rd_wait;
 	wait_queue_head_t wr_wait;
+
+	/* changed under @open_lock */
+	struct fasync_struct *rd_fasync;
+	struct fasync_struct *wr_fasync;
 };
 
 /* The side whose lock serialises the callers of direction @dir. */

@@ -142,14 +142,24 @@ static bool circbuf_readable(struct circbuf_dev *cb)
 	return circbuf_ring_used(&cb->ring) || !READ_ONCE(cb->writers);
 }
 
+/* Whether a packet slot is free: a snapshot, for conditions and poll. */
+static bool circbuf_pkt_slot_free(struct circbuf_dev *cb)
+{
+	return circbuf_pkts_count(&cb->pkts) <= cb->pkts.mask;
+}
+
 /*
- * Writers sleep until @atomic_max bytes are free: enough for any atomic
- * write, so every writer waits for the same condition and an exclusive
- * wake-up never goes to a writer that cannot use it.
+ * Writers sleep until @atomic_max bytes and a packet slot are free: enough
+ * for any atomic write and any packet, so every writer waits for the same
+ * condition and an exclusive wake-up never goes to a writer that cannot
+ * use it. Byte-mode writers need the slot only for that: while every slot
+ * holds a packet the ring is full for all, as a pipe whose slots are all
+ * taken.
  */
 static bool circbuf_writable(struct circbuf_dev *cb)
 {
-	return circbuf_ring_space(&cb->ring) >= cb->atomic_max;
+	return circbuf_ring_space(&cb->ring) >= cb->atomic_max &&
+	       circbuf_pkt_slot_free(cb);
 }
 
 /* What a wake-up of direction @dir's queue tells pollers. */
@@ -303,14 +313,17 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
  * rest by DMA: data for readers, or space for writers. The ring position
  * and the counters change in one write section of the side's seqcount,
  * for consistent snapshots. @call: the call's first commit, which counts
- * the call.
+ * the call. @packet: the bytes are one packet (a write in packet mode),
+ * recorded before they are published, see circbuf_packets.h.
  */
 static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
-			   size_t n, size_t cpu, bool call)
+			   size_t n, size_t cpu, bool call, bool packet)
 {
 	struct circbuf_side_stats *st = &cb->side[dir].stats;
 
 	circbuf_stats_begin(cb, dir);
+	if (packet)
+		circbuf_pkts_push(&cb->pkts, cb->ring.prod.pos, n);
 	if (dir == CIRCBUF_TO_USER)
 		circbuf_ring_consume(&cb->ring, n);
 	else
@@ -323,15 +336,38 @@ static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
 }
 
 /*
- * Wake the sleepers that a transfer in direction @dir has given something
- * to: readers after a write, a writer once a read has freed @atomic_max.
+ * Data arrived: wake a reader and the pollers, and signal the O_ASYNC
+ * readers, as pipe_write() does after every write that stored something.
+ */
+static void circbuf_data_arrived(struct circbuf_dev *cb)
+{
+	circbuf_wake(cb, CIRCBUF_TO_USER);
+	kill_fasync(&cb->rd_fasync, SIGIO, POLL_IN);
+}
+
+/*
+ * A read freed space: if @atomic_max bytes are free now, the rule of
+ * EPOLLOUT, wake a writer and the pollers, and signal the O_ASYNC writers.
+ * A writer woken with less would find no room for an atomic write.
+ */
+static void circbuf_space_freed(struct circbuf_dev *cb)
+{
+	if (!circbuf_writable(cb))
+		return;
+	circbuf_wake(cb, CIRCBUF_TO_RING);
+	kill_fasync(&cb->wr_fasync, SIGIO, POLL_OUT);
+}
+
+/*
+ * Tell the other side what a transfer in direction @dir has given it:
+ * readers data after a write, writers space after a read.
  */
 static void circbuf_wake_other(struct circbuf_dev *cb, enum circbuf_dir dir)
 {
 	if (dir == CIRCBUF_TO_RING)
-		circbuf_wake(cb, CIRCBUF_TO_USER);
-	else if (circbuf_writable(cb))
-		circbuf_wake(cb, CIRCBUF_TO_RING);
+		circbuf_data_arrived(cb);
+	else
+		circbuf_space_freed(cb);
 }
 
 /*
@@ -351,12 +387,16 @@ static void circbuf_wake_other(struct circbuf_dev *cb, enum circbuf_dir dir)
  * stores all or nothing, and the CPU then copies all of it; only a fault
  * can cut a CPU copy short (storing the prefix, as documented).
  *
+ * @packet (a write in packet mode, with @whole, of at most @atomic_max
+ * bytes): what is stored is one packet. It is committed at once: DMA
+ * stores all of it or nothing, and the CPU copies what DMA did not.
+ *
  * Return: the bytes moved, fewer than asked only after a fault; or
  * -EFAULT if none.
  */
 static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 			    size_t len, enum circbuf_dir dir, bool nowait,
-			    bool whole, bool call)
+			    bool whole, bool call, bool packet)
 {
 	size_t done = 0;
 
@@ -384,13 +424,13 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 		}
 		if (moved) {
 			/* Committed first: the CPU copies from the new offset. */
-			circbuf_commit(cb, dir, moved, 0, call);
+			circbuf_commit(cb, dir, moved, 0, call, packet);
 			call = false;
 		}
 		if (moved < batch)
 			cpu = circbuf_cpu_move(cb, iter, batch - moved, dir);
 		if (cpu) {
-			circbuf_commit(cb, dir, cpu, cpu, call);
+			circbuf_commit(cb, dir, cpu, cpu, call, packet);
 			call = false;
 		}
 		done += moved + cpu;
@@ -437,8 +477,13 @@ static int circbuf_open(struct inode *inode, struct file *file)
 		task_pid_nr(current), cb->opens, cb->readers, cb->writers);
 	mutex_unlock(&cb->open_lock);
 
-	/* Every call honours IOCB_NOWAIT: io_uring may try it inline. */
-	file->f_mode |= FMODE_NOWAIT;
+	/*
+	 * Every call honours IOCB_NOWAIT: io_uring may try it inline. O_DIRECT
+	 * is packet mode, as for pipe2(): without FMODE_CAN_ODIRECT the VFS
+	 * fails open(O_DIRECT), after this, and fcntl(F_SETFL, O_DIRECT) with
+	 * EINVAL, as it does for every file but a FIFO without it.
+	 */
+	file->f_mode |= FMODE_NOWAIT | FMODE_CAN_ODIRECT;
 	return stream_open(inode, file);
 }
 
@@ -475,13 +520,71 @@ static int circbuf_release(struct inode *inode, struct file *file)
 	}
 	mutex_unlock(&cb->open_lock);
 
-	/* Every sleeping reader must see end of file, not just one. */
+	/*
+	 * Every sleeping reader must see end of file, not just one. The
+	 * O_ASYNC readers get POLL_IN, as from pipe_release(): a read now
+	 * returns 0.
+	 */
 	if (eof) {
 		circbuf_trace_wake(cb, CIRCBUF_TO_USER, &cb->rd_wait);
 		__wake_up(&cb->rd_wait, TASK_INTERRUPTIBLE, 0,
 			  poll_to_key(EPOLLIN | EPOLLRDNORM | EPOLLHUP));
+		kill_fasync(&cb->rd_fasync, SIGIO, POLL_IN);
 	}
 	return 0;
+}
+
+/*
+ * Drop the @n unread bytes of the packet a read has just taken part of,
+ * and its slot: the reader's position moves on, counted as discarded.
+ */
+static void circbuf_discard(struct circbuf_dev *cb, size_t n)
+{
+	circbuf_stats_begin(cb, CIRCBUF_TO_USER);
+	circbuf_ring_consume(&cb->ring, n);
+	cb->side[CIRCBUF_TO_USER].stats.discarded += n;
+	circbuf_stats_end(cb, CIRCBUF_TO_USER);
+	circbuf_pkts_pop(&cb->pkts);
+}
+
+/*
+ * Take up to @count readable bytes for a read: the byte-mode data before
+ * the next packet, then that packet, at most @count bytes of it with the
+ * rest discarded; so a read returns at most one packet, as pipe_read() in
+ * packet mode. Whether a packet is one depends on how it was written, not
+ * on the reader's mode, as on a pipe. A fault inside a packet ends the
+ * read there, the rest discarded as for a short buffer; a fault at its
+ * first byte leaves it whole.
+ *
+ * Return: the bytes read, or -EFAULT if none.
+ */
+static ssize_t circbuf_take(struct circbuf_dev *cb, struct iov_iter *to,
+			    size_t count, bool nowait)
+{
+	/* Readable first, then the packets: see circbuf_pkts_peek(). */
+	size_t readable = circbuf_ring_readable(&cb->ring);
+	const struct circbuf_pkt *p = circbuf_pkts_peek(&cb->pkts);
+	size_t bytes, plen;
+	ssize_t done = 0, n;
+	bool packet;
+
+	lockdep_assert_held(circbuf_side_lock(cb, CIRCBUF_TO_USER));
+	packet = circbuf_pkts_plan(p, cb->ring.cons.pos, readable, &bytes);
+	if (bytes) {
+		done = circbuf_move(cb, to, min(count, bytes), CIRCBUF_TO_USER,
+				    nowait, false, true, false);
+		if (done < 0 || (size_t)done < bytes || done == count)
+			return done;
+	}
+	if (!packet)
+		return done;
+	plen = p->len;
+	n = circbuf_move(cb, to, min(count - done, plen), CIRCBUF_TO_USER,
+			 nowait, false, !done, false);
+	if (n < 0)
+		return done ? done : n;
+	circbuf_discard(cb, plen - n);
+	return done + n;
 }
 
 /* Return up to @count buffered bytes; block while empty and writers exist. */
@@ -523,14 +626,13 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 		mutex_lock(circbuf_side_lock(cb, CIRCBUF_TO_USER));
 	}
 
-	ret = circbuf_move(cb, to, count, CIRCBUF_TO_USER,
-			   iocb->ki_flags & IOCB_NOWAIT, false, true);
+	ret = circbuf_take(cb, to, count, iocb->ki_flags & IOCB_NOWAIT);
 	wake_next_reader = circbuf_ring_readable(&cb->ring);
 	circbuf_unlock_io(cb, CIRCBUF_TO_USER);
 
 	/* Writers wait for atomic_max bytes: wake one when that is free. */
-	if (ret > 0 && circbuf_writable(cb))
-		circbuf_wake(cb, CIRCBUF_TO_RING);
+	if (ret > 0)
+		circbuf_space_freed(cb);
 	if (wake_next_reader)
 		circbuf_wake(cb, CIRCBUF_TO_USER);
 	return ret;
@@ -547,15 +649,24 @@ static ssize_t circbuf_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	return ret;
 }
 
+/* Whether this write makes packets: its file is in packet mode. */
+static bool circbuf_packet_mode(struct kiocb *iocb)
+{
+	return iocb->ki_filp->f_flags & O_DIRECT;
+}
+
 /*
  * Store all @count bytes, blocking while the ring is full. Up to
  * @atomic_max bytes go in one piece or (O_NONBLOCK) not at all; larger
- * writes store what fits and wait for more.
+ * writes store what fits and wait for more. In packet mode each
+ * @atomic_max bytes are a packet, stored whole as an atomic write is, in
+ * a free packet slot.
  */
 static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			     struct iov_iter *from, size_t count)
 {
-	bool is_atomic = count <= cb->atomic_max;
+	bool packets = circbuf_packet_mode(iocb);
+	bool is_atomic = packets || count <= cb->atomic_max;
 	bool wake_next_writer;
 	size_t done = 0;
 	ssize_t err;
@@ -570,19 +681,22 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 		size_t space = circbuf_ring_writable(&cb->ring);
 		size_t want = count - done;
 
-		if (space && (!is_atomic || space >= want)) {
+		if (packets)
+			want = min(want, cb->atomic_max);
+		if (space && (!is_atomic || space >= want) &&
+		    (!packets || circbuf_pkts_room(&cb->pkts))) {
 			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
 						 iocb->ki_flags & IOCB_NOWAIT,
-						 is_atomic, !done);
+						 is_atomic, !done, packets);
 
 			if (n > 0) {
 				done += n;
 				/*
-				 * Wake a reader now, not on return: this
+				 * Tell the readers now, not on return: this
 				 * writer may go on to wait for space that
 				 * only a reader can make.
 				 */
-				circbuf_wake(cb, CIRCBUF_TO_USER);
+				circbuf_data_arrived(cb);
 			}
 			if (n < 0) {
 				err = n;
@@ -595,6 +709,9 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			}
 			if (done == count)
 				break;
+			/* The next packet may fit already. */
+			if (packets)
+				continue;
 		}
 		if (circbuf_nowait(iocb)) {
 			err = -EAGAIN;
@@ -618,7 +735,8 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 	}
 
 	/* Pass the wake-up on if another writer can still make progress. */
-	wake_next_writer = circbuf_ring_writable(&cb->ring) >= cb->atomic_max;
+	wake_next_writer = circbuf_ring_writable(&cb->ring) >= cb->atomic_max &&
+			   circbuf_pkts_room(&cb->pkts);
 	circbuf_unlock_io(cb, CIRCBUF_TO_RING);
 
 	if (wake_next_writer)
@@ -634,6 +752,30 @@ static ssize_t circbuf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	ret = circbuf_write(cb, iocb, from, count);
 	trace_circbuf_write(cb, count, ret);
+	return ret;
+}
+
+/*
+ * O_ASYNC (fcntl F_SETFL or FIOASYNC): a file that reads joins the readers'
+ * list and one that writes the writers', both for O_RDWR, as pipe_fasync().
+ * @open_lock makes an O_RDWR file's two changes one; it never waits for a
+ * reader or a writer. The VFS calls this with @on 0 before release.
+ */
+static int circbuf_fasync(int fd, struct file *file, int on)
+{
+	struct circbuf_dev *cb = file_to_cb(file);
+	int ret = 0;
+
+	mutex_lock(&cb->open_lock);
+	if (file->f_mode & FMODE_READ)
+		ret = fasync_helper(fd, file, on, &cb->rd_fasync);
+	if ((file->f_mode & FMODE_WRITE) && ret >= 0) {
+		ret = fasync_helper(fd, file, on, &cb->wr_fasync);
+		/* Only adding fails (-ENOMEM): take the reading entry back. */
+		if (ret < 0 && (file->f_mode & FMODE_READ))
+			fasync_helper(-1, file, 0, &cb->rd_fasync);
+	}
+	mutex_unlock(&cb->open_lock);
 	return ret;
 }
 
@@ -671,6 +813,7 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 			mask |= EPOLLHUP;
 	}
 	if (wr && cb->ring.cap - used >= cb->atomic_max &&
+	    circbuf_pkt_slot_free(cb) &&
 	    !circbuf_side_busy(cb, CIRCBUF_TO_RING))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
@@ -705,6 +848,7 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 		st->bytes_read = rd->bytes;
 		st->bytes_written = wr->bytes;
 		st->cpu_bytes = rd->cpu_bytes + wr->cpu_bytes;
+		st->bytes_discarded = rd->discarded;
 		st->dma_submitted = dma->submitted;
 		st->dma_completed = dma->completed;
 		st->dma_failed = dma->failed;
@@ -773,6 +917,7 @@ static const struct file_operations circbuf_fops = {
 	.splice_read	= copy_splice_read,
 	.splice_write	= iter_file_splice_write,
 	.poll		= circbuf_poll,
+	.fasync		= circbuf_fasync,
 	.unlocked_ioctl	= circbuf_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.uring_cmd	= circbuf_uring_cmd,
@@ -839,6 +984,7 @@ CIRCBUF_STAT_ATTR(dma_timeouts, u64);
 CIRCBUF_STAT_ATTR(dma_bytes, u64);
 CIRCBUF_STAT_ATTR(cpu_bytes, u64);
 CIRCBUF_STAT_ATTR(flags, u64);
+CIRCBUF_STAT_ATTR(bytes_discarded, u64);
 
 /* In the order of struct circbuf_stats. */
 static struct attribute *circbuf_stats_attrs[] = {
@@ -858,6 +1004,7 @@ static struct attribute *circbuf_stats_attrs[] = {
 	&circbuf_stat_dma_bytes.dattr.attr,
 	&circbuf_stat_cpu_bytes.dattr.attr,
 	&circbuf_stat_flags.dattr.attr,
+	&circbuf_stat_bytes_discarded.dattr.attr,
 	NULL
 };
 
@@ -911,15 +1058,31 @@ static int circbuf_proc_show(struct seq_file *m, void *v)
 	seq_printf(m, "param.locking: %s\n", locking);
 	circbuf_dma_engine_show_params(m);
 
+	seq_printf(m, "packets.buffered: %zu\n", circbuf_pkts_count(&cb->pkts));
+	seq_printf(m, "packets.slots: %zu\n", cb->pkts.mask + 1);
 	seq_printf(m, "dma.channel: %s\n", chan);
 	circbuf_dma_engine_show(m);
 	return 0;
 }
 
+/*
+ * Packet slots for a ring of @cap bytes: one per 256 bytes, at least 16
+ * (a pipe's default number of buffers, each of which holds one packet)
+ * and at most 65536, rounded up to a power of two. Packets of 256 bytes or
+ * more fill the ring before the slots run out; 16 bytes a slot, 1/16 of
+ * the capacity at most.
+ */
+static size_t circbuf_pkt_slots(size_t cap)
+{
+	return roundup_pow_of_two(clamp_t(size_t, cap / 256, 16, 65536));
+}
+
 static int __init circbuf_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
+	struct circbuf_pkt *pkt_slot;
 	struct circbuf_dev *cb;
+	size_t nr_pkts;
 	int err;
 
 	err = dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64));
@@ -950,12 +1113,20 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	if (err)
 		return err;
 
+	nr_pkts = circbuf_pkt_slots(buffer_size);
+	pkt_slot = kvcalloc(nr_pkts, sizeof(*pkt_slot), GFP_KERNEL);
+	if (!pkt_slot) {
+		err = -ENOMEM;
+		goto err_free_buf;
+	}
+	circbuf_pkts_init(&cb->pkts, pkt_slot, nr_pkts);
+
 	cb->proc = proc_create_single_data(CIRCBUF_DEVICE_NAME, 0444, NULL,
 					   circbuf_proc_show, cb);
 	if (!cb->proc) {
 		dev_err(dev, "cannot create /proc/%s\n", CIRCBUF_DEVICE_NAME);
 		err = -ENOMEM;
-		goto err_free_buf;
+		goto err_free_pkts;
 	}
 	platform_set_drvdata(pdev, cb);
 
@@ -979,6 +1150,8 @@ static int __init circbuf_probe(struct platform_device *pdev)
 
 err_remove_proc:
 	proc_remove(cb->proc);
+err_free_pkts:
+	kvfree(cb->pkts.slot);
 err_free_buf:
 	circbuf_dma_buf_free(&cb->buf);
 	return err;
@@ -995,6 +1168,7 @@ static void circbuf_remove(struct platform_device *pdev)
 	misc_deregister(&cb->misc);
 	/* Waits for readers of /proc/circbuf to finish. */
 	proc_remove(cb->proc);
+	kvfree(cb->pkts.slot);
 	circbuf_dma_buf_free(&cb->buf);
 	mutex_destroy(&cb->dma_lock);
 	mutex_destroy(&cb->open_lock);

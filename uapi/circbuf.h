@@ -45,7 +45,10 @@
  * @dma_bytes:		bytes moved between user memory and the buffer by DMA
  * @cpu_bytes:		bytes moved by CPU copy (copy_to_user/copy_from_user)
  * @flags:		CIRCBUF_STATS_* bits describing the module (below)
- * @reserved:		zero; room for later fields without a new ioctl
+ * @bytes_discarded:	bytes of packets that readers left unread and the
+ *			buffer dropped: a read in packet mode returns at most
+ *			one packet, and discards the rest of one longer than
+ *			the read (see circbuf(4))
  *
  * Growing the structure: new fields take the place of @reserved entries,
  * so the size, and with it the CIRCBUF_GET_STATS number, never changes. A
@@ -54,11 +57,12 @@
  * counters came that way: dma_bytes + cpu_bytes == bytes_read +
  * bytes_written. So did @flags, which took the first of the two words that
  * were "__u64 reserved[2]": source that indexed reserved[] needs the one
- * word @reserved now; the layout is the same.
+ * word @reserved now; the layout is the same. @bytes_discarded took that
+ * last word, @reserved; a later field needs a new ioctl number.
  *
- * All counters are taken under the device lock, so one snapshot is
- * consistent: @used == @bytes_written - @bytes_read and
- * @used + @available == @capacity.
+ * One snapshot is consistent: @used == @bytes_written - @bytes_read -
+ * @bytes_discarded, @used + @available == @capacity, and @dma_bytes +
+ * @cpu_bytes == @bytes_read + @bytes_written.
  */
 struct circbuf_stats {
 	__u64 capacity;
@@ -77,7 +81,7 @@ struct circbuf_stats {
 	__u64 dma_bytes;
 	__u64 cpu_bytes;
 	__u64 flags;
-	__u64 reserved;
+	__u64 bytes_discarded;
 };
 
 /*

@@ -43,7 +43,7 @@ static_assert(offsetof(circbuf_stats, dma_timeouts) == 88);
 static_assert(offsetof(circbuf_stats, dma_bytes) == 96);
 static_assert(offsetof(circbuf_stats, cpu_bytes) == 104);
 static_assert(offsetof(circbuf_stats, flags) == 112);
-static_assert(offsetof(circbuf_stats, reserved) == 120);
+static_assert(offsetof(circbuf_stats, bytes_discarded) == 120);
 static_assert(offsetof(circbuf_uring_cmd, stats_addr) == 0);
 static_assert(offsetof(circbuf_uring_cmd, reserved) == 8);
 
@@ -56,7 +56,7 @@ static_assert(sizeof kS.capacity + sizeof kS.used + sizeof kS.available + sizeof
 			      sizeof kS.readers + sizeof kS.writers + sizeof kS.dma_submitted +
 			      sizeof kS.dma_completed + sizeof kS.dma_failed + sizeof kS.dma_timeouts +
 			      sizeof kS.dma_bytes + sizeof kS.cpu_bytes + sizeof kS.flags +
-			      sizeof kS.reserved ==
+			      sizeof kS.bytes_discarded ==
 		      sizeof(circbuf_stats),
 	      "struct circbuf_stats has padding");
 constexpr circbuf_uring_cmd kC{};

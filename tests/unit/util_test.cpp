@@ -583,7 +583,8 @@ TEST(StatsFormat, JsonIsOneObjectWithEveryField)
 		  "\"writes\":6,\"bytes_read\":1048576,\"bytes_written\":1048676,"
 		  "\"readers\":2,\"writers\":3,\"dma_submitted\":7,"
 		  "\"dma_completed\":6,\"dma_failed\":1,\"dma_timeouts\":1,"
-		  "\"dma_bytes\":1048576,\"cpu_bytes\":100,\"flags\":0}");
+		  "\"dma_bytes\":1048576,\"cpu_bytes\":100,\"flags\":0,"
+		  "\"bytes_discarded\":0}");
 }
 
 TEST(StatsFormat, JsonPrintsFull64BitValues)
@@ -597,11 +598,12 @@ TEST(StatsFormat, JsonPrintsFull64BitValues)
 TEST(StatsFormat, TableHasOneLinePerField)
 {
 	std::string t = format_stats_table(sample_stats());
-	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 16);
+	EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 17);
 	for (const char *name : {"capacity", "used", "available", "reads", "writes",
 				 "bytes_read", "bytes_written", "readers", "writers",
 				 "dma_submitted", "dma_completed", "dma_failed",
-				 "dma_timeouts", "dma_bytes", "cpu_bytes", "flags"})
+				 "dma_timeouts", "dma_bytes", "cpu_bytes", "flags",
+				 "bytes_discarded"})
 		EXPECT_NE(t.find(std::string(name) + " "), std::string::npos) << name;
 	EXPECT_NE(t.find("(1.0 MiB)"), std::string::npos);
 	EXPECT_EQ(t.find("no-dma"), std::string::npos) << "a module with DMA";

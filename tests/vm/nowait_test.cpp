@@ -10,6 +10,8 @@
 // is lost. Signals are nowait_signal_test.cpp's half.
 #include "vm_test.h"
 
+#include "circbuf/stats.h"
+
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
@@ -112,14 +114,9 @@ using Fields = std::map<std::string, uint64_t>;
 
 Fields fields_of(const circbuf_stats &s)
 {
-	return {
-		{"capacity", s.capacity}, {"used", s.used}, {"available", s.available}, {"reads", s.reads},
-		{"writes", s.writes}, {"bytes_read", s.bytes_read}, {"bytes_written", s.bytes_written},
-		{"readers", s.readers}, {"writers", s.writers}, {"dma_submitted", s.dma_submitted},
-		{"dma_completed", s.dma_completed}, {"dma_failed", s.dma_failed},
-		{"dma_timeouts", s.dma_timeouts}, {"dma_bytes", s.dma_bytes}, {"cpu_bytes", s.cpu_bytes},
-		{"flags", s.flags},
-	};
+	Fields fields;
+	circbuf::for_each_stat(s, [&](std::string_view name, uint64_t v) { fields.emplace(name, v); });
+	return fields;
 }
 
 // What a stats call returned: 0 or a negative errno, and the snapshot.

@@ -10,6 +10,8 @@
 // dma_threshold=1).
 #include "vm_test.h"
 
+#include "circbuf/stats.h"
+
 #include "tests/kmsg.h"
 
 #include <dirent.h>
@@ -45,27 +47,13 @@ const Params kAllByDma = {{"use_dma", "1"}, {"dma_threshold", "1"}, {"buffer_siz
 
 // ---- small helpers ---------------------------------------------------------
 
-// The fields of struct circbuf_stats, by name, in the order of the struct.
+// The fields of struct circbuf_stats, by name, in the order of the struct
+// (the tools' list, circbuf/stats.h).
 std::vector<std::pair<std::string, uint64_t>> stats_fields(const circbuf_stats &s)
 {
-	return {
-		{"capacity", s.capacity},
-		{"used", s.used},
-		{"available", s.available},
-		{"reads", s.reads},
-		{"writes", s.writes},
-		{"bytes_read", s.bytes_read},
-		{"bytes_written", s.bytes_written},
-		{"readers", s.readers},
-		{"writers", s.writers},
-		{"dma_submitted", s.dma_submitted},
-		{"dma_completed", s.dma_completed},
-		{"dma_failed", s.dma_failed},
-		{"dma_timeouts", s.dma_timeouts},
-		{"dma_bytes", s.dma_bytes},
-		{"cpu_bytes", s.cpu_bytes},
-		{"flags", s.flags},
-	};
+	std::vector<std::pair<std::string, uint64_t>> fields;
+	circbuf::for_each_stat(s, [&](std::string_view name, uint64_t v) { fields.emplace_back(name, v); });
+	return fields;
 }
 
 // Writes s to an existing file (a tracefs or debugfs control).

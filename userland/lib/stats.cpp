@@ -37,7 +37,7 @@ std::string format_stats_table(const circbuf_stats &s)
 		bool is_bytes = name == "capacity" || name == "used" ||
 				name == "available" || name.starts_with("bytes_") ||
 				name.ends_with("_bytes");
-		out += strprintf("%-14.*s%20llu", int(name.size()), name.data(),
+		out += strprintf("%-16.*s%20llu", int(name.size()), name.data(),
 				 static_cast<unsigned long long>(v));
 		if (is_bytes && v >= 1024)
 			out += "  (" + format_bytes(v) + ")";

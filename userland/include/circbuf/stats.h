@@ -14,8 +14,8 @@ namespace circbuf {
 // Snapshot of the device's counters; ENOTTY means "not a circbuf device".
 std::expected<circbuf_stats, std::error_code> get_stats(int fd);
 
-// Call @f(name, value) for every field of struct circbuf_stats except
-// reserved, in declaration order. The JSON keys are the same names.
+// Call @f(name, value) for every field of struct circbuf_stats, in
+// declaration order. The JSON keys are the same names.
 template <typename F>
 void for_each_stat(const circbuf_stats &s, F &&f)
 {
@@ -35,6 +35,7 @@ void for_each_stat(const circbuf_stats &s, F &&f)
 	f(std::string_view("dma_bytes"), std::uint64_t(s.dma_bytes));
 	f(std::string_view("cpu_bytes"), std::uint64_t(s.cpu_bytes));
 	f(std::string_view("flags"), std::uint64_t(s.flags));
+	f(std::string_view("bytes_discarded"), std::uint64_t(s.bytes_discarded));
 }
 
 // One "name  value" line per field; byte counts also in KiB/MiB/GiB.

@@ -45,10 +45,10 @@ void final_check(const Shared &sh, Final &out)
 		out.fail(strprintf("used %llu + available %llu != capacity %llu",
 				   (unsigned long long)s.used, (unsigned long long)s.available,
 				   (unsigned long long)s.capacity));
-	if (s.used != s.bytes_written - s.bytes_read)
-		out.fail(strprintf("used %llu != bytes_written - bytes_read = %llu",
+	if (s.used != s.bytes_written - s.bytes_read - s.bytes_discarded)
+		out.fail(strprintf("used %llu != bytes_written - bytes_read - bytes_discarded = %llu",
 				   (unsigned long long)s.used,
-				   (unsigned long long)(s.bytes_written - s.bytes_read)));
+				   (unsigned long long)(s.bytes_written - s.bytes_read - s.bytes_discarded)));
 	if (s.dma_bytes + s.cpu_bytes != s.bytes_read + s.bytes_written)
 		out.fail("dma_bytes + cpu_bytes != bytes_read + bytes_written");
 	if (s.dma_completed + s.dma_failed != s.dma_submitted)
@@ -136,7 +136,7 @@ void final_check(const Shared &sh, Final &out)
 	out.round_trip = written;
 	st = get_stats(fd->get());
 	if (!st || st->used != 0 || st->available != st->capacity ||
-	    st->bytes_written - st->bytes_read != 0)
+	    st->bytes_written - st->bytes_read - st->bytes_discarded != 0)
 		out.fail("not empty or inconsistent after the round trip");
 }
 

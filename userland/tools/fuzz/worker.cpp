@@ -179,10 +179,10 @@ void Worker::check_stats(const circbuf_stats &s, const FdRef &f, const char *via
 		fail("%s: used %llu + available %llu != capacity %llu", via,
 		     (unsigned long long)s.used, (unsigned long long)s.available,
 		     (unsigned long long)s.capacity);
-	if (s.used != s.bytes_written - s.bytes_read)
-		fail("%s: used %llu != bytes_written %llu - bytes_read %llu", via,
+	if (s.used != s.bytes_written - s.bytes_read - s.bytes_discarded)
+		fail("%s: used %llu != bytes_written %llu - bytes_read %llu - bytes_discarded %llu", via,
 		     (unsigned long long)s.used, (unsigned long long)s.bytes_written,
-		     (unsigned long long)s.bytes_read);
+		     (unsigned long long)s.bytes_read, (unsigned long long)s.bytes_discarded);
 	if (s.dma_bytes + s.cpu_bytes != s.bytes_read + s.bytes_written)
 		fail("%s: dma_bytes %llu + cpu_bytes %llu != bytes moved %llu", via,
 		     (unsigned long long)s.dma_bytes, (unsigned long long)s.cpu_bytes,
@@ -202,8 +202,6 @@ void Worker::check_stats(const circbuf_stats &s, const FdRef &f, const char *via
 		fail("%s: readers 0 while this readable file is open", via);
 	if (f.can_write() && s.writers == 0)
 		fail("%s: writers 0 while this writable file is open", via);
-	if (s.reserved)
-		fail("%s: reserved field is %llu, not 0", via, (unsigned long long)s.reserved);
 	if (s.flags & ~CIRCBUF_STATS_NO_DMA)
 		fail("%s: unknown flags %#llx", via, (unsigned long long)s.flags);
 	if (!monotonic)
@@ -224,6 +222,7 @@ void Worker::check_stats(const circbuf_stats &s, const FdRef &f, const char *via
 		MONOTONIC(dma_timeouts);
 		MONOTONIC(dma_bytes);
 		MONOTONIC(cpu_bytes);
+		MONOTONIC(bytes_discarded);
 #undef MONOTONIC
 	}
 	last_ = s;
