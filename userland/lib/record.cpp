@@ -65,6 +65,13 @@ void encode_record(std::span<std::byte> rec, const RecordId &id)
 	store(rec, 4, record_checksum(rec));
 }
 
+std::optional<size_t> record_size_at(std::span<const std::byte> buf)
+{
+	if (buf.size() < kRecordHeaderSize || load<std::uint32_t>(buf, 0) != kRecordMagic)
+		return std::nullopt;
+	return load<std::uint32_t>(buf, 12);
+}
+
 std::optional<RecordId> decode_record(std::span<const std::byte> rec)
 {
 	if (rec.size() < kMinRecordSize || rec.size() > kMaxRecordSize ||

@@ -54,6 +54,7 @@ struct Options {
 	double duration = 5;
 	std::string mode = "records";
 	std::uint64_t record_size = 64;
+	std::uint64_t byte_writers = 0;
 	std::uint64_t seed = 1;
 	std::uint64_t capacity = 0; // 0: ask the device
 	double stall_timeout = 10;
@@ -67,10 +68,14 @@ Options parse_options(int argc, char **argv, OptionParser &p)
 	p.uint("readers", "reader threads, each with its own O_RDONLY file\n(default 2)",
 	       o.readers);
 	p.seconds("duration", "how long the writers write (default 5)", o.duration);
-	p.choice("mode", {"records", "random"},
+	p.choice("mode", {"records", "random", "packets"},
 		 "records (default): framed records, checked one by\none; random: "
-		 "random sizes and bytes, checked as a\nbyte-value histogram",
+		 "random sizes and bytes, checked as a\nbyte-value histogram; packets: "
+		 "one record of\nrandom size per write, in packet mode (O_DIRECT)",
 		 o.mode);
+	p.uint("byte-writers", "of the writers, how many write their records in\n"
+			       "byte mode (packets mode; default 0)",
+	       o.byte_writers);
 	p.size("record-size", "bytes per record, 32..4096 and at most the\n"
 			      "capacity (default 64; records mode)",
 	       o.record_size);
@@ -86,6 +91,8 @@ Options parse_options(int argc, char **argv, OptionParser &p)
 		p.usage_error("--writers and --readers must be 1..1024");
 	if (o.record_size < kMinRecordSize || o.record_size > kMaxRecordSize)
 		p.usage_error("--record-size must be 32..4096");
+	if (o.byte_writers > o.writers || (o.byte_writers && o.mode != "packets"))
+		p.usage_error("--byte-writers needs --mode=packets and at most --writers");
 	if (o.stall_timeout <= 0)
 		p.usage_error("--stall-timeout must be positive");
 	return o;
@@ -338,6 +345,82 @@ void random_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
 	sh.readers_running--;
 }
 
+// Packets mode: writer @id writes in byte mode if it is one of the last
+// --byte-writers, else in packet mode (its file has O_DIRECT).
+bool byte_writer(const Shared &sh, unsigned id)
+{
+	return id >= sh.opt.writers - sh.opt.byte_writers;
+}
+
+// Packets mode: one record of random size per write(), a packet (or, for a
+// byte writer, an atomic write) that must go whole.
+void packet_writer(Shared &sh, unique_fd fd, unsigned id, WriterResult &res)
+{
+	Rng rng = thread_rng(sh, 'w', id);
+	const size_t max = std::min(kPipeBuf, sh.capacity);
+	std::vector<std::byte> buf(max);
+	sh.go.wait();
+	for (std::uint32_t write = 0; !sh.stop.load(std::memory_order_relaxed); write++) {
+		auto rec = std::span(buf).first(rng.between(kMinRecordSize, max));
+		encode_record(rec, {id, res.records, write, 0, 1});
+		auto n = write_some(fd.get(), rec);
+		if (!n) {
+			res.error = strprintf("writer %u: write: %s", id, n.error().message().c_str());
+			break;
+		}
+		res.writes++;
+		res.bytes += *n;
+		sh.bytes_written += *n;
+		if (*n != rec.size()) {
+			// The stream can no longer be parsed: stop here.
+			res.short_writes++;
+			break;
+		}
+		res.records++;
+	}
+	fd.reset();
+	sh.writers_running--;
+}
+
+// Packets mode: reads into a buffer larger than the capacity plus a packet,
+// so that no read ever cuts a packet short (which would drop its rest) or a
+// byte-mode record (which is published whole). Each read must hold whole
+// records, and at most one packet, last: a read ends at a packet.
+void packet_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res)
+{
+	std::vector<std::byte> buf(sh.capacity + kPipeBuf);
+	std::vector<std::uint64_t> next_seq(sh.opt.writers, 0);
+	res.seqs.resize(sh.opt.writers);
+	sh.go.wait();
+	for (;;) {
+		auto n = read_counted(sh, fd.get(), buf, id, res);
+		if (!n)
+			break;
+		auto data = std::span<const std::byte>(buf).first(*n);
+		std::optional<RecordId> prev;
+		while (!data.empty()) {
+			auto size = record_size_at(data);
+			if (!size || *size < kMinRecordSize || *size > data.size()) {
+				// A record cut by the read, or garbage: the rest of the read
+				// cannot be parsed.
+				if (size && *size >= kMinRecordSize && *size <= kMaxRecordSize)
+					res.torn++;
+				else
+					res.corrupt++;
+				break;
+			}
+			if (!check_record(sh, data.first(*size), res, next_seq, prev)) {
+				res.corrupt++;
+				break;
+			}
+			data = data.subspan(*size);
+			if (!byte_writer(sh, prev->writer) && !data.empty())
+				res.split++;  // bytes after a packet in the same read
+		}
+	}
+	sh.readers_running--;
+}
+
 struct Verdict {
 	std::uint64_t lost = 0, duplicated = 0, corrupt = 0, reordered = 0, split = 0,
 		      torn = 0, errors = 0, histogram = 0, stats = 0;
@@ -437,6 +520,7 @@ void check_stats(const circbuf_stats &before, const circbuf_stats &after,
 	expect("bytes_read delta", after.bytes_read - before.bytes_read, read);
 	expect("writes delta", after.writes - before.writes, writes);
 	expect("reads delta", after.reads - before.reads, reads);
+	expect("bytes_discarded delta", after.bytes_discarded - before.bytes_discarded, 0);
 	expect("used", after.used, 0);
 	expect("available", after.available, after.capacity);
 	expect("readers", after.readers, before.readers);
@@ -475,6 +559,14 @@ int main(int argc, char **argv)
 		"total bytes and the count of\nevery byte value read == written; with "
 		"one writer and one reader, the test\npattern byte for byte in order "
 		"(reordered counts reads that differ).\n\n"
+		"packets mode: each write() is one record of random size (32 bytes to "
+		"PIPE_BUF\nor the capacity), from files opened with O_DIRECT: packet "
+		"mode, as\npipe2(O_DIRECT). --byte-writers=N of the writers write "
+		"theirs in byte mode.\nReaders read into buffers larger than the "
+		"capacity plus a packet. Checks:\nevery record read exactly once and "
+		"whole, none corrupt, each writer's in\norder within each reader, no "
+		"read with anything after a packet (split), and\nno byte discarded "
+		"by the device.\n\n"
 		"On a circbuf device the device's counters (CIRCBUF_GET_STATS) "
 		"must also match\nwhat the threads counted, and the buffer must "
 		"end empty.",
@@ -486,7 +578,7 @@ int main(int argc, char **argv)
 	Shared sh;
 	sh.opt = parse_options(argc, argv, parser);
 	const Options &o = sh.opt;
-	const bool records = o.mode == "records";
+	const bool records = o.mode == "records", packets = o.mode == "packets";
 	std::signal(SIGPIPE, SIG_IGN);
 
 	// The probe file reads the counters, drains leftovers, and stays open
@@ -525,6 +617,11 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "%s: %s is not a circbuf device; assuming capacity"
 			     " %zu, skipping the device counter checks\n", kTool,
 			     o.device.c_str(), sh.capacity);
+	if (packets && sh.capacity < kMinRecordSize) {
+		print_error(kTool, strprintf("packets mode needs a capacity of at least %zu",
+					     kMinRecordSize));
+		return 2;
+	}
 	if (records && o.record_size > sh.capacity) {
 		print_error(kTool, strprintf("--record-size %llu exceeds the capacity %zu",
 					     (unsigned long long)o.record_size, sh.capacity));
@@ -541,6 +638,13 @@ int main(int argc, char **argv)
 				print_error(kTool, o.device, fd.error());
 				return 1;
 			}
+			// Packet mode by fcntl(): open(O_DIRECT) fails on a FIFO.
+			if (packets && fds == &wfds && !byte_writer(sh, unsigned(i)) &&
+			    ::fcntl(fd->get(), F_SETFL, O_DIRECT) < 0) {
+				print_error(kTool, o.device + ": F_SETFL O_DIRECT",
+					    std::error_code(errno, std::system_category()));
+				return 1;
+			}
 			fds->push_back(std::move(*fd));
 		}
 	}
@@ -550,12 +654,12 @@ int main(int argc, char **argv)
 	std::vector<std::thread> threads;
 	sh.writers_running = unsigned(o.writers);
 	sh.readers_running = unsigned(o.readers);
+	const auto reader = records ? record_reader : packets ? packet_reader : random_reader;
+	const auto writer = records ? record_writer : packets ? packet_writer : random_writer;
 	for (unsigned i = 0; i < o.readers; i++)
-		threads.emplace_back(records ? record_reader : random_reader,
-				     std::ref(sh), std::move(rfds[i]), i, std::ref(rres[i]));
+		threads.emplace_back(reader, std::ref(sh), std::move(rfds[i]), i, std::ref(rres[i]));
 	for (unsigned i = 0; i < o.writers; i++)
-		threads.emplace_back(records ? record_writer : random_writer,
-				     std::ref(sh), std::move(wfds[i]), i, std::ref(wres[i]));
+		threads.emplace_back(writer, std::ref(sh), std::move(wfds[i]), i, std::ref(wres[i]));
 
 	const auto start = Clock::now();
 	const auto deadline = start + std::chrono::duration<double>(o.duration);
@@ -623,7 +727,7 @@ int main(int argc, char **argv)
 		}
 	}
 	v.bytes_match = written == read;
-	if (records)
+	if (records || packets)
 		check_records(wres, rres, v);
 	else
 		check_histograms(wres, rres, v);
@@ -644,7 +748,7 @@ int main(int argc, char **argv)
 		(unsigned long long)o.writers, (unsigned long long)o.readers, secs);
 	if (v.pass()) {
 		std::printf("%s: PASS mode=%s%s %s (%.1f MB/s)\n", kTool, o.mode.c_str(),
-			    records ? strprintf(" records=%llu",
+			    records || packets ? strprintf(" records=%llu",
 						(unsigned long long)nrecords).c_str() : "",
 			    common.c_str(), secs > 0 ? double(read) / secs / 1e6 : 0.0);
 		return 0;

@@ -73,4 +73,9 @@ void encode_record(std::span<std::byte> rec, const RecordId &id);
 // size, checksum, payload) is wrong.
 std::optional<RecordId> decode_record(std::span<const std::byte> rec);
 
+// The size a record starting at @buf says it has, for streams of records of
+// several sizes; nullopt if @buf is shorter than a header or has no magic.
+// Only decode_record() proves the record.
+std::optional<size_t> record_size_at(std::span<const std::byte> buf);
+
 } // namespace circbuf
