@@ -103,9 +103,11 @@ struct circbuf_dma_stats {
  * struct circbuf_dev - the device and its ring
  * @misc:		/dev/circbuf
  * @dev:		the platform device that owns the DMA memory
- * @buf:		the ring's storage; fixed from probe to remove
+ * @buf:		the ring's storage; replaced by CIRCBUF_SET_CAPACITY
+ *			under both sides' locks, used under either
  * @atomic_max:		writes of at most this many bytes are atomic:
- *			min(PIPE_BUF, capacity); fixed
+ *			min(PIPE_BUF, capacity); changed with the capacity,
+ *			under both sides' locks, read once without them
  * @split:		locking=split: readers and writers have locks of
  *			their own and copy in parallel; fixed
  * @proc:		/proc/circbuf; fixed from probe to remove
@@ -146,8 +148,9 @@ struct circbuf_dma_stats {
  *			an O_RDWR file joins or leaves both at once, and read
  *			by kill_fasync() under RCU, with no lock of ours
  *
- * Lock order: a side's lock, then @dma_lock. No path
- * holds both sides' locks, and @open_lock nests with none of them: poll,
+ * Lock order: the writers' side lock, then the readers' (held together only
+ * by CIRCBUF_SET_CAPACITY, circbuf_set_capacity()), then @dma_lock; I/O
+ * holds one side's lock. @open_lock nests with none of them: poll,
  * the stats, FIONREAD and open/release never wait for a reader or a
  * writer, whatever it waits for (a page fault on a userfaultfd or FUSE
  * page, say).

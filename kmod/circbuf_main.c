@@ -145,7 +145,7 @@ static bool circbuf_readable(struct circbuf_dev *cb)
 /* Whether a packet slot is free: a snapshot, for conditions and poll. */
 static bool circbuf_pkt_slot_free(struct circbuf_dev *cb)
 {
-	return circbuf_pkts_count(&cb->pkts) <= cb->pkts.mask;
+	return circbuf_pkts_count(&cb->pkts) <= READ_ONCE(cb->pkts.mask);
 }
 
 /*
@@ -158,7 +158,7 @@ static bool circbuf_pkt_slot_free(struct circbuf_dev *cb)
  */
 static bool circbuf_writable(struct circbuf_dev *cb)
 {
-	return circbuf_ring_space(&cb->ring) >= cb->atomic_max &&
+	return circbuf_ring_space(&cb->ring) >= READ_ONCE(cb->atomic_max) &&
 	       circbuf_pkt_slot_free(cb);
 }
 
@@ -666,7 +666,6 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 			     struct iov_iter *from, size_t count)
 {
 	bool packets = circbuf_packet_mode(iocb);
-	bool is_atomic = packets || count <= cb->atomic_max;
 	bool wake_next_writer;
 	size_t done = 0;
 	ssize_t err;
@@ -680,6 +679,13 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 	for (;;) {
 		size_t space = circbuf_ring_writable(&cb->ring);
 		size_t want = count - done;
+		/*
+		 * Decided under the lock, each time it is taken: the capacity,
+		 * and with it @atomic_max, may have changed while this writer
+		 * slept (circbuf_set_capacity()). A write that has stored
+		 * something is not atomic, or it would be done.
+		 */
+		bool is_atomic = packets || (!done && count <= cb->atomic_max);
 
 		if (packets)
 			want = min(want, cb->atomic_max);
@@ -812,8 +818,7 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 		else if (!READ_ONCE(cb->writers))
 			mask |= EPOLLHUP;
 	}
-	if (wr && cb->ring.cap - used >= cb->atomic_max &&
-	    circbuf_pkt_slot_free(cb) &&
+	if (wr && circbuf_writable(cb) &&
 	    !circbuf_side_busy(cb, CIRCBUF_TO_RING))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
@@ -849,6 +854,7 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 		st->bytes_written = wr->bytes;
 		st->cpu_bytes = rd->cpu_bytes + wr->cpu_bytes;
 		st->bytes_discarded = rd->discarded;
+		st->capacity = cb->ring.cap;
 		st->dma_submitted = dma->submitted;
 		st->dma_completed = dma->completed;
 		st->dma_failed = dma->failed;
@@ -856,27 +862,196 @@ static void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st)
 		st->dma_bytes = dma->bytes;
 	} while (read_seqcount_retry(rd_seq, rd_start) ||
 		 read_seqcount_retry(wr_seq, wr_start));
-	st->capacity = cb->ring.cap;
-	st->available = cb->ring.cap - st->used;
+	st->available = st->capacity - st->used;
 	st->readers = READ_ONCE(cb->readers);
 	st->writers = READ_ONCE(cb->writers);
 	if (!IS_ENABLED(CONFIG_DMA_ENGINE))
 		st->flags |= CIRCBUF_STATS_NO_DMA;
 }
 
-/* CIRCBUF_GET_STATS and FIONREAD. */
+/*
+ * Packet slots for a ring of @cap bytes (at load and at each change of
+ * capacity): one per 256 bytes, at least 16
+ * (a pipe's default number of buffers, each of which holds one packet)
+ * and at most 65536, rounded up to a power of two. Packets of 256 bytes or
+ * more fill the ring before the slots run out; 16 bytes a slot, 1/16 of
+ * the capacity at most.
+ */
+static size_t circbuf_pkt_slots(size_t cap)
+{
+	return roundup_pow_of_two(clamp_t(size_t, cap / 256, 16, 65536));
+}
+
+/*
+ * Copy @len bytes from @src at ring offset @src_off (wrapping at its size)
+ * to @dst from offset 0, segment piece by segment piece.
+ */
+static void circbuf_buf_copy(const struct circbuf_dma_buf *dst,
+			     const struct circbuf_dma_buf *src, size_t src_off,
+			     size_t len)
+{
+	size_t dst_off = 0;
+
+	while (len) {
+		size_t si, so, di, doff, n;
+
+		n = circbuf_seg_chunk(src_off, min(len, src->size - src_off),
+				      src->seg_shift, &si, &so);
+		n = circbuf_seg_chunk(dst_off, n, dst->seg_shift, &di, &doff);
+		memcpy(dst->segs[di].cpu + doff, src->segs[si].cpu + so, n);
+		src_off = circbuf_ring_fold(src->size, src_off + n);
+		dst_off += n;
+		len -= n;
+	}
+}
+
+/*
+ * Swap in @nbuf and @slot (@nr_slots packet slots) as the ring's storage
+ * for @cap bytes: the buffered bytes move to its start, in order, and the
+ * packets to their slots. Both sides' positions keep counting from where
+ * they were, so the packets' starts stay right. @nbuf and @slot receive
+ * the old storage, for the caller to free. With both sides' locks held
+ * (no read or write copies, no DMA transfer runs), inside both sides'
+ * seqcount write sections, so that a stats snapshot sees the capacity
+ * change with the offsets.
+ */
+static void circbuf_swap_storage(struct circbuf_dev *cb,
+				 struct circbuf_dma_buf *nbuf,
+				 struct circbuf_pkt **slot, size_t nr_slots,
+				 size_t cap)
+{
+	struct circbuf_ring *r = &cb->ring;
+	size_t used = r->prod.pos - r->cons.pos;
+	struct circbuf_dma_buf old_buf = cb->buf;
+	struct circbuf_pkt *old_slot = cb->pkts.slot;
+	size_t i;
+
+	lockdep_assert_held(circbuf_side_lock(cb, CIRCBUF_TO_RING));
+	lockdep_assert_held(circbuf_side_lock(cb, CIRCBUF_TO_USER));
+	circbuf_buf_copy(nbuf, &cb->buf, r->cons.off, used);
+	for (i = cb->pkts.tail; i != cb->pkts.head; i++)
+		(*slot)[i & (nr_slots - 1)] = old_slot[i & cb->pkts.mask];
+
+	circbuf_stats_begin(cb, CIRCBUF_TO_RING);
+	circbuf_stats_begin(cb, CIRCBUF_TO_USER);
+	cb->buf = *nbuf;
+	cb->pkts.slot = *slot;
+	WRITE_ONCE(cb->pkts.mask, nr_slots - 1);
+	r->cons.off = 0;
+	r->prod.off = used == cap ? 0 : used;
+	WRITE_ONCE(r->cap, cap);
+	WRITE_ONCE(cb->atomic_max, min_t(size_t, PIPE_BUF, cap));
+	circbuf_stats_end(cb, CIRCBUF_TO_USER);
+	circbuf_stats_end(cb, CIRCBUF_TO_RING);
+
+	*nbuf = old_buf;
+	*slot = old_slot;
+}
+
+/*
+ * CIRCBUF_SET_CAPACITY: the capacity becomes @cap, or nothing changes.
+ * The new storage is allocated (and mapped for the DMA channel) first,
+ * then both sides' locks are taken, the writers' first: the one path that
+ * holds both. A lock is held only by a call that copies, so this waits
+ * for copies in progress, never for a caller that sleeps for data or
+ * space (those sleep unlocked). Sleepers wake to a changed ring and check
+ * their conditions again; a writer whose atomic write no longer fits the
+ * ring stores it in pieces, as any write larger than PIPE_BUF.
+ */
+static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
+{
+	struct circbuf_dma_buf nbuf = {};
+	struct circbuf_pkt *slot;
+	size_t nr_slots, old_cap;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (cap < 1 || cap > CIRCBUF_MAX_SIZE) {
+		dev_info_ratelimited(cb->dev, "capacity %llu is out of range: it must be 1..%u bytes\n",
+				     cap, CIRCBUF_MAX_SIZE);
+		return -EINVAL;
+	}
+
+	err = circbuf_dma_buf_alloc(&nbuf, cb->dev, cap, cb->buf.seg_shift);
+	if (err)
+		return err;
+	nr_slots = circbuf_pkt_slots(cap);
+	slot = kvcalloc(nr_slots, sizeof(*slot), GFP_KERNEL);
+	if (!slot) {
+		err = -ENOMEM;
+		goto err_free_buf;
+	}
+
+	if (mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_RING))) {
+		err = -ERESTARTSYS;
+		goto err_free_slot;
+	}
+	if (cb->split &&
+	    mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_USER))) {
+		err = -ERESTARTSYS;
+		goto err_unlock_writers;
+	}
+	/*
+	 * The channel holds still: this file is open (see @chan). Mapped
+	 * under the locks, so that a failure still changes nothing.
+	 */
+	if (cb->chan) {
+		err = circbuf_dma_buf_map(&nbuf, cb->buf.chan_dev);
+		if (err)
+			goto err_unlock_readers;
+	}
+	if (circbuf_ring_used(&cb->ring) > cap ||
+	    circbuf_pkts_count(&cb->pkts) > nr_slots) {
+		err = -EBUSY;
+		goto err_unmap_buf;
+	}
+
+	old_cap = cb->ring.cap;
+	circbuf_swap_storage(cb, &nbuf, &slot, nr_slots, cap);
+	trace_circbuf_resize(cb, old_cap);
+	dev_dbg(cb->dev, "capacity %zu -> %llu bytes, %zu kept, by %s[%d]\n",
+		old_cap, cap, circbuf_ring_used(&cb->ring), current->comm,
+		task_pid_nr(current));
+	err = 0;
+	/* From here, nbuf and slot are the old storage, freed the same way. */
+
+err_unmap_buf:
+	if (nbuf.chan_sgts)
+		circbuf_dma_buf_unmap(&nbuf);
+err_unlock_readers:
+	if (cb->split)
+		circbuf_unlock_io(cb, CIRCBUF_TO_USER);
+err_unlock_writers:
+	circbuf_unlock_io(cb, CIRCBUF_TO_RING);
+	/* More room, or a smaller atomic_max: the writers check again. */
+	if (!err)
+		circbuf_space_freed(cb);
+err_free_slot:
+	kvfree(slot);
+err_free_buf:
+	circbuf_dma_buf_free(&nbuf);
+	return err;
+}
+
+/* CIRCBUF_GET_STATS, CIRCBUF_SET_CAPACITY and FIONREAD. */
 static long circbuf_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
 	struct circbuf_dev *cb = file_to_cb(file);
 	void __user *argp = (void __user *)arg;
 	struct circbuf_stats st;
+	u64 cap;
 	int used;
 
 	switch (cmd) {
 	case CIRCBUF_GET_STATS:
 		circbuf_fill_stats(cb, &st);
 		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	case CIRCBUF_SET_CAPACITY:
+		if (copy_from_user(&cap, argp, sizeof(cap)))
+			return -EFAULT;
+		return circbuf_set_capacity(cb, cap);
 	case FIONREAD:
 		/* An int, as for pipes: the capacity is far below INT_MAX. */
 		used = circbuf_ring_used(&cb->ring);
@@ -1059,22 +1234,10 @@ static int circbuf_proc_show(struct seq_file *m, void *v)
 	circbuf_dma_engine_show_params(m);
 
 	seq_printf(m, "packets.buffered: %zu\n", circbuf_pkts_count(&cb->pkts));
-	seq_printf(m, "packets.slots: %zu\n", cb->pkts.mask + 1);
+	seq_printf(m, "packets.slots: %zu\n", READ_ONCE(cb->pkts.mask) + 1);
 	seq_printf(m, "dma.channel: %s\n", chan);
 	circbuf_dma_engine_show(m);
 	return 0;
-}
-
-/*
- * Packet slots for a ring of @cap bytes: one per 256 bytes, at least 16
- * (a pipe's default number of buffers, each of which holds one packet)
- * and at most 65536, rounded up to a power of two. Packets of 256 bytes or
- * more fill the ring before the slots run out; 16 bytes a slot, 1/16 of
- * the capacity at most.
- */
-static size_t circbuf_pkt_slots(size_t cap)
-{
-	return roundup_pow_of_two(clamp_t(size_t, cap / 256, 16, 65536));
 }
 
 static int __init circbuf_probe(struct platform_device *pdev)

@@ -40,8 +40,9 @@ struct circbuf_pkt {
 
 /**
  * struct circbuf_pkts - the packets in a ring, oldest first
- * @slot:	@mask + 1 entries; a power of two, fixed
- * @mask:	number of slots - 1
+ * @slot:	@mask + 1 entries; a power of two
+ * @mask:	number of slots - 1; both change only with both sides
+ *		serialised, as the ring's capacity
  * @head:	packets ever pushed (the writer's); entry i lives in
  *		@slot[i & @mask]
  * @tail:	packets ever popped (the reader's)
@@ -68,9 +69,10 @@ static inline void circbuf_pkts_init(struct circbuf_pkts *q,
 /* Packets buffered, for anyone: a snapshot, clamped as circbuf_ring_used(). */
 static inline size_t circbuf_pkts_count(const struct circbuf_pkts *q)
 {
+	size_t nr = circbuf_read_once(q->mask) + 1;
 	size_t n = circbuf_read_once(q->head) - circbuf_read_once(q->tail);
 
-	return n > q->mask + 1 ? 0 : n;
+	return n > nr ? 0 : n;
 }
 
 /*

@@ -76,7 +76,8 @@ struct circbuf_ring_side {
 
 /**
  * struct circbuf_ring - positions in a ring of @cap bytes
- * @cap:	capacity in bytes, >= 1; fixed
+ * @cap:	capacity in bytes, >= 1; changed only with both sides
+ *		serialised (the module's CIRCBUF_SET_CAPACITY)
  * @prod:	the writer's side: where the next byte written goes
  * @cons:	the reader's side: where the oldest buffered byte is
  */
@@ -118,17 +119,26 @@ static inline void circbuf_ring_init(struct circbuf_ring *r, size_t cap)
  */
 static inline size_t circbuf_ring_used(const struct circbuf_ring *r)
 {
+	size_t cap = circbuf_read_once(r->cap);
 	size_t prod = circbuf_read_once(r->prod.pos);
 	size_t used = prod - circbuf_read_once(r->cons.pos);
 
-	if (used > r->cap)
-		return (ptrdiff_t)used < 0 ? 0 : r->cap;
+	if (used > cap)
+		return (ptrdiff_t)used < 0 ? 0 : cap;
 	return used;
 }
 
+/*
+ * Free space, for anyone, as circbuf_ring_used(). The capacity may change
+ * at run time (with both sides' locks held, see circbuf_set_capacity()):
+ * read once, it is at worst a moment old, as the positions are.
+ */
 static inline size_t circbuf_ring_space(const struct circbuf_ring *r)
 {
-	return r->cap - circbuf_ring_used(r);
+	size_t cap = circbuf_read_once(r->cap);
+	size_t used = circbuf_ring_used(r);
+
+	return used > cap ? 0 : cap - used;
 }
 
 static inline bool circbuf_ring_empty(const struct circbuf_ring *r)

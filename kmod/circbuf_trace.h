@@ -7,6 +7,7 @@
  *				the return value, bytes buffered after it
  *   circbuf_block		a reader or writer goes to sleep
  *   circbuf_wake		a reader's or writer's wait queue is woken
+ *   circbuf_resize		CIRCBUF_SET_CAPACITY changed the capacity
  *
  * The DMA engine's descriptors have their own system, circbuf_dma
  * (dma/circbuf_dma_trace.h). For example:
@@ -53,7 +54,7 @@ DECLARE_EVENT_CLASS(circbuf_io,
 		    TP_fast_assign(__entry->requested = requested;
 				   __entry->ret = ret;
 				   __entry->used = circbuf_ring_used(&cb->ring);
-				   __entry->cap = cb->ring.cap;),
+				   __entry->cap = READ_ONCE(cb->ring.cap);),
 		    TP_printk("requested=%zu ret=%zd used=%zu cap=%zu",
 			      __entry->requested, __entry->ret,
 			      __entry->used, __entry->cap));
@@ -75,7 +76,7 @@ DECLARE_EVENT_CLASS(circbuf_wait,
 				     __field(size_t, cap)),
 		    TP_fast_assign(__entry->side = side;
 				   __entry->used = circbuf_ring_used(&cb->ring);
-				   __entry->cap = cb->ring.cap;),
+				   __entry->cap = READ_ONCE(cb->ring.cap);),
 		    TP_printk("side=%s used=%zu cap=%zu",
 			      circbuf_show_side(__entry->side),
 			      __entry->used, __entry->cap));
@@ -89,6 +90,26 @@ DEFINE_EVENT(circbuf_wait, circbuf_block,
 DEFINE_EVENT(circbuf_wait, circbuf_wake,
 	     TP_PROTO(struct circbuf_dev *cb, enum circbuf_dir side),
 	     TP_ARGS(cb, side));
+
+/*
+ * The capacity changed from @old_cap to the ring's capacity now, with
+ * @used bytes (and @packets packets) kept. Traced with both sides' locks
+ * held.
+ */
+TRACE_EVENT(circbuf_resize,
+	    TP_PROTO(struct circbuf_dev *cb, size_t old_cap),
+	    TP_ARGS(cb, old_cap),
+	    TP_STRUCT__entry(__field(size_t, old_cap)
+			     __field(size_t, cap)
+			     __field(size_t, used)
+			     __field(size_t, packets)),
+	    TP_fast_assign(__entry->old_cap = old_cap;
+			   __entry->cap = cb->ring.cap;
+			   __entry->used = circbuf_ring_used(&cb->ring);
+			   __entry->packets = circbuf_pkts_count(&cb->pkts);),
+	    TP_printk("old_cap=%zu cap=%zu used=%zu packets=%zu",
+		      __entry->old_cap, __entry->cap, __entry->used,
+		      __entry->packets));
 
 #endif /* _CIRCBUF_TRACE_H */
 

@@ -103,6 +103,20 @@ struct circbuf_stats {
  */
 #define CIRCBUF_GET_STATS	_IOR(CIRCBUF_IOC_MAGIC, 0x01, struct circbuf_stats)
 
+/*
+ * CIRCBUF_SET_CAPACITY - change the buffer's capacity to the __u64 at the
+ * argument, as F_SETPIPE_SZ does for a pipe, keeping the buffered data in
+ * order. The run-time twin of the buffer_size parameter, with its bounds
+ * (1 to CIRCBUF_MAX_SIZE bytes). Needs CAP_SYS_ADMIN. Waits for the read()
+ * and write() calls in progress to finish copying, never for one that
+ * sleeps for data or space. Fails with EPERM without the capability,
+ * EINVAL out of bounds (with a line in dmesg), EBUSY when more bytes (or
+ * packets, see circbuf(4)) are buffered than the new capacity holds,
+ * EFAULT for a bad argument, EINTR on a signal, ENOMEM when the new buffer
+ * cannot be allocated: then nothing changed.
+ */
+#define CIRCBUF_SET_CAPACITY	_IOW(CIRCBUF_IOC_MAGIC, 0x02, __u64)
+
 /**
  * struct circbuf_uring_cmd - payload of an IORING_OP_URING_CMD request
  * @stats_addr:	user address of a struct circbuf_stats to fill

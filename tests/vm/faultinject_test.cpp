@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -331,6 +332,65 @@ TEST_F(CircbufFaultInject, ReadDeliversAPrefixAndKeepsTheRestWhateverPointFails)
 TEST_F(CircbufFaultInject, ReadvDeliversAPrefixAndKeepsTheRestWhateverPointFails)
 {
 	run_sweep(kReadv);
+}
+
+// CIRCBUF_SET_CAPACITY with its Nth fault-injection point failing, for N =
+// 1, 2, ... until the call no longer reaches N: the copy of its argument
+// and every slab and page allocation (the new coherent segments and their
+// table, the packet slots, and the DMA mapping's tables while a channel is
+// held). A call that failed changed nothing: the capacity and the data are
+// as before. Growing to three segments, then shrinking back.
+TEST_F(CircbufFaultInject, SetCapacityChangesNothingWhateverPointFails)
+{
+	// The capacity set at run time is no module parameter: reload after.
+	struct Reload {
+		~Reload() { EXPECT_EQ(reload_module(harness_params()), ""); }
+	} reload_after;
+	// Page allocations of any order, sleeping ones too: the segments.
+	ScopedKnob order("fail_page_alloc", "min-order", "0");
+	ScopedKnob wait("fail_page_alloc", "ignore-gfp-wait", "N");
+	ASSERT_TRUE(order.ok() && wait.ok()) << order.error() << wait.error();
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	const std::vector<uint8_t> data = pattern(0, 1000);
+	ASSERT_EQ(sys_write(rw.get(), data.data(), data.size()), ok(1000));
+	FailNth fail;
+	ASSERT_TRUE(fail.ok()) << circbuf_fault::kFailNth << ": " << std::strerror(errno);
+	unsigned failed = 0, fallback = 0;
+	const uint64_t old_cap = capacity_;
+	for (uint64_t target : {uint64_t{3} << 20, old_cap}) {
+		const uint64_t before = get_stats(rw.get()).capacity;
+		bool done = false;
+		for (unsigned n = 1; !done; n++) {
+			ASSERT_LT(n, kMaxPoints) << "the resize still reaches new injection points";
+			uint64_t cap = target;
+			ASSERT_TRUE(arm(fail, n));
+			const int ret = ioctl(rw.get(), CIRCBUF_SET_CAPACITY, &cap);
+			const int e = errno;
+			const bool fired = fail.fired();
+			const circbuf_stats st = get_stats(rw.get());
+			ASSERT_EQ(st.used, 1000u) << "point " << n;
+			if (ret == 0) {
+				ASSERT_EQ(st.capacity, target) << "point " << n;
+				done = !fired;
+				if (fired) {  // a failed allocation retried elsewhere
+					fallback++;
+					cap = before;
+					ASSERT_EQ(ioctl(rw.get(), CIRCBUF_SET_CAPACITY, &cap), 0) << std::strerror(errno);
+				}
+				continue;
+			}
+			ASSERT_TRUE(fired) << "point " << n << ": failed with " << std::strerror(e) << " unarmed";
+			failed++;
+			EXPECT_EQ(st.capacity, before) << "point " << n << ": a failed resize changed the capacity ("
+						      << std::strerror(e) << ")";
+		}
+	}
+	// The data went through two resizes and every failed one.
+	EXPECT_TRUE(same_bytes(read_bytes(rw.get(), 1000), data));
+	std::cout << "[ SWEEP    ] set capacity: " << failed << " injection points failed it, " << fallback
+		  << " fell back" << std::endl;
+	EXPECT_GT(failed, 0u);
 }
 
 // ---- the engine's fault injection under load --------------------------------

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -634,8 +635,8 @@ TEST_F(CircbufObserveTrace, EventsAreListedInTracefs)
 		return;
 	const std::string events = std::string(kTracefs) + "/events/";
 	EXPECT_EQ(dir_entries(events + "circbuf"),
-		  (std::vector<std::string>{"circbuf_block", "circbuf_read", "circbuf_wake", "circbuf_write", "enable",
-					    "filter"}));
+		  (std::vector<std::string>{"circbuf_block", "circbuf_read", "circbuf_resize", "circbuf_wake",
+					    "circbuf_write", "enable", "filter"}));
 	// The engine's events exist only where the module has DMA.
 	const std::vector<std::string> dma_events = {"cbdma_complete", "cbdma_error", "cbdma_submit", "enable",
 						     "filter"};
@@ -677,6 +678,29 @@ TEST_F(CircbufObserveTrace, ReadAndWriteEventsCarryTheByteCounts)
 	// Nobody slept.
 	EXPECT_TRUE(named(events, "circbuf_block").empty()) << testing::PrintToString(events);
 	EXPECT_TRUE(named(events, "circbuf_wake").empty()) << testing::PrintToString(events);
+}
+
+TEST_F(CircbufObserveTrace, ResizeIsTracedWithBothCapacitiesAndWhatItKept)
+{
+	if (!need_tracefs() || !need_capacity(100))
+		return;
+	// The capacity set at run time is no module parameter: reload after.
+	struct Reload {
+		~Reload() { EXPECT_EQ(reload_module(harness_params()), ""); }
+	} reload_after;
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	ASSERT_EQ(sys_write(rw.get(), "0123456789", 10), ok(10));
+	TraceInstance trace(has_dma_);
+	ASSERT_EQ(trace.error(), "");
+	uint64_t cap = 3 * capacity_;
+	ASSERT_EQ(ioctl(rw.get(), CIRCBUF_SET_CAPACITY, &cap), 0) << std::strerror(errno);
+	const auto resizes = named(trace.events(), "circbuf_resize");
+	ASSERT_EQ(resizes.size(), 1u);
+	EXPECT_EQ(resizes[0].num("old_cap"), static_cast<long long>(capacity_));
+	EXPECT_EQ(resizes[0].num("cap"), static_cast<long long>(cap));
+	EXPECT_EQ(resizes[0].num("used"), 10);
+	EXPECT_EQ(resizes[0].num("packets"), 0);
 }
 
 TEST_F(CircbufObserveTrace, BlockedReaderIsTracedAsBlockedThenWoken)

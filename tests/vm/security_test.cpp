@@ -112,6 +112,22 @@ std::string errstr(int e)
 
 // The default node mode (0600, root-owned) shuts out every other user, for
 // every access mode.
+// CIRCBUF_SET_CAPACITY needs CAP_SYS_ADMIN, even on a file opened by root:
+// a file passed to an unprivileged process must not let it resize.
+TEST_F(CircbufAccess, SetCapacityWithoutCapSysAdminIsEperm)
+{
+	Fd rw = open_device(O_RDWR | O_NONBLOCK);
+	ASSERT_TRUE(rw.ok()) << std::strerror(errno);
+	EXPECT_EQ(as_nobody([&]() -> std::string {
+			  uint64_t cap = 2 * capacity_;
+			  if (ioctl(rw.get(), CIRCBUF_SET_CAPACITY, &cap) == 0)
+				  return "an unprivileged resize succeeded";
+			  return errno == EPERM ? "" : std::string("errno ") + strerrorname_np(errno);
+		  }),
+		  "");
+	EXPECT_EQ(get_stats(rw.get()).capacity, capacity_);
+}
+
 TEST_F(CircbufAccess, DefaultModeRefusesUnprivilegedOpenWithEacces)
 {
 	if (!default_mode())
@@ -186,7 +202,9 @@ TEST_F(CircbufAccess, UnprivilegedUnknownIoctlsFailWithEnotty)
 			  std::string msg;
 			  const unsigned long cmds[] = {
 				  _IO(CIRCBUF_IOC_MAGIC, 0), _IOW(CIRCBUF_IOC_MAGIC, 1, circbuf_stats),
-				  _IOW(CIRCBUF_IOC_MAGIC, 2, __u64), _IOWR(CIRCBUF_IOC_MAGIC, 3, circbuf_stats),
+				  // SET_CAPACITY's number with the wrong size, and the next free one.
+				  _IOW(CIRCBUF_IOC_MAGIC, 2, __u32), _IOW(CIRCBUF_IOC_MAGIC, 4, __u64),
+				  _IOWR(CIRCBUF_IOC_MAGIC, 3, circbuf_stats),
 				  _IO(CIRCBUF_IOC_MAGIC, 0xff), 0xdeadbeefUL,
 			  };
 			  std::vector<uint8_t> arg(1 << 14);

@@ -16,6 +16,13 @@ std::expected<circbuf_stats, std::error_code> get_stats(int fd)
 	return s;
 }
 
+std::expected<void, std::error_code> set_capacity(int fd, std::uint64_t bytes)
+{
+	if (retry_eintr([&] { return ::ioctl(fd, CIRCBUF_SET_CAPACITY, &bytes); }) < 0)
+		return std::unexpected(errno_code());
+	return {};
+}
+
 std::string format_bytes(std::uint64_t bytes)
 {
 	static constexpr const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

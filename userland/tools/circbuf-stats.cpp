@@ -1,4 +1,5 @@
 // circbuf-stats: print the counters of a circbuf device (CIRCBUF_GET_STATS).
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -12,26 +13,34 @@ using namespace circbuf;
 namespace {
 
 constexpr const char *kTool = "circbuf-stats";
+// --set-capacity not given (a value the device refuses anyway).
+constexpr std::uint64_t kLeave = UINT64_MAX;
 
 struct Options {
 	bool json = false;
+	std::uint64_t set_capacity = kLeave;
 	std::string device = "/dev/circbuf";
 };
 
 Options parse_options(int argc, char **argv)
 {
 	Options o;
-	OptionParser p(kTool, "[--json] [DEVICE]",
+	OptionParser p(kTool, "[--json] [--set-capacity=BYTES] [DEVICE]",
 		       "Print a snapshot of every counter of a circbuf device "
 		       "(default /dev/circbuf):\ncapacity, used, available, reads, "
 		       "writes, bytes_read, bytes_written,\nreaders, writers, and "
 		       "the DMA counters dma_submitted, dma_completed,\ndma_failed, "
 		       "dma_timeouts, dma_bytes and cpu_bytes, and flags (1: no-dma, a\n"
 		       "module built for a kernel without dmaengine). The tool opens the\n"
-		       "device read-only, so its own open file is counted in readers.",
+		       "device read-only, so its own open file is counted in readers.\n\n"
+		       "--set-capacity changes the capacity first (CIRCBUF_SET_CAPACITY, as\n"
+		       "F_SETPIPE_SZ for a pipe): the data is kept; root only; it fails\n"
+		       "(EBUSY) while more is buffered than the new capacity holds.",
 		       "Exit status: 0 success, 1 the device could not be opened "
 		       "or queried,\n2 bad command line.");
 	p.flag("json", "print one JSON object with the same field names", o.json);
+	p.size("set-capacity", "change the capacity to BYTES (1 to 256M) first,\n"
+			       "then print the counters", o.set_capacity);
 	auto args = p.parse_or_exit(argc, argv);
 	o.device = p.device_argument(args);
 	return o;
@@ -46,6 +55,21 @@ int main(int argc, char **argv)
 	if (!fd) {
 		print_error(kTool, o.device, fd.error());
 		return 1;
+	}
+	if (o.set_capacity != kLeave) {
+		auto set = set_capacity(fd->get(), o.set_capacity);
+		if (!set) {
+			const auto e = set.error();
+			const char *why = e == std::errc::device_or_resource_busy ? " (more is buffered than that)"
+					  : e == std::errc::operation_not_permitted ? " (needs CAP_SYS_ADMIN)"
+					  : e == std::errc::invalid_argument	    ? " (out of 1..268435456 bytes)"
+										    : "";
+			print_error(kTool,
+				    strprintf("%s: setting the capacity to %llu bytes%s", o.device.c_str(),
+					      (unsigned long long)o.set_capacity, why),
+				    e);
+			return 1;
+		}
 	}
 	auto s = get_stats(fd->get());
 	if (!s) {

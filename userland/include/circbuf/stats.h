@@ -14,6 +14,11 @@ namespace circbuf {
 // Snapshot of the device's counters; ENOTTY means "not a circbuf device".
 std::expected<circbuf_stats, std::error_code> get_stats(int fd);
 
+// CIRCBUF_SET_CAPACITY: the device's capacity becomes @bytes, keeping what
+// it holds, or nothing changes (EBUSY: more is buffered than that; EPERM:
+// no CAP_SYS_ADMIN; EINVAL: out of 1..CIRCBUF_MAX_SIZE).
+std::expected<void, std::error_code> set_capacity(int fd, std::uint64_t bytes);
+
 // Call @f(name, value) for every field of struct circbuf_stats, in
 // declaration order. The JSON keys are the same names.
 template <typename F>
