@@ -220,14 +220,14 @@ TEST_F(CircbufCapacity, ResizeUnderStressKeepsEveryRecordExactlyOnce)
 	Fd ctl = open_device(O_RDONLY | O_NONBLOCK);
 	ASSERT_TRUE(ctl.ok()) << std::strerror(errno);
 	std::atomic<bool> done{false};
-	unsigned grown = 0, shrunk = 0, busy = 0, other = 0;
+	unsigned grown = 0, shrunk = 0, same = 0, busy = 0, other = 0;
 	std::thread resizer([&] {
-		const uint64_t sizes[] = {200000, 4096, 65536, 5000, 1 << 20, 4099, 100000, 8192};
+		const uint64_t sizes[] = {131072, 4096, 65536, 5000, 200000, 4099, 100000, 8192};
 		uint64_t last = 65536;
 		for (unsigned i = 0; !done.load(); i = (i + 1) % std::size(sizes)) {
 			const int e = set_capacity(ctl.get(), sizes[i]);
 			if (!e) {
-				(sizes[i] > last ? grown : shrunk)++;
+				(sizes[i] > last ? grown : sizes[i] < last ? shrunk : same)++;
 				last = sizes[i];
 			} else if (e == EBUSY) {
 				busy++;
@@ -241,9 +241,11 @@ TEST_F(CircbufCapacity, ResizeUnderStressKeepsEveryRecordExactlyOnce)
 	done = true;
 	resizer.join();
 	EXPECT_EQ(other, 0u) << "a resize failed with neither success nor EBUSY";
-	EXPECT_GT(grown, 3u) << "shrunk " << shrunk << ", EBUSY " << busy;
-	EXPECT_GT(shrunk, 3u) << "grown " << grown << ", EBUSY " << busy;
-	std::printf("[ RESIZE   ] grown %u, shrunk %u, EBUSY %u times under stress\n", grown, shrunk, busy);
+	// Both ways under load: a shrink needs the readers to have made room.
+	EXPECT_GE(grown, 2u) << "shrunk " << shrunk << ", EBUSY " << busy;
+	EXPECT_GE(shrunk, 2u) << "grown " << grown << ", EBUSY " << busy;
+	std::printf("[ RESIZE   ] grown %u, shrunk %u, unchanged %u, EBUSY %u times under stress\n", grown, shrunk,
+		    same, busy);
 }
 
 }  // namespace
