@@ -883,6 +883,30 @@ static size_t circbuf_pkt_slots(size_t cap)
 }
 
 /*
+ * Allocate the storage of a ring of @cap bytes, at load and at each change
+ * of capacity: its coherent segments of 2^@seg_shift bytes in @buf, and
+ * its *@nr_slots packet slots in *@slot. All or nothing.
+ */
+static int circbuf_storage_alloc(struct device *dev, size_t cap,
+				 unsigned int seg_shift,
+				 struct circbuf_dma_buf *buf,
+				 struct circbuf_pkt **slot, size_t *nr_slots)
+{
+	int err;
+
+	err = circbuf_dma_buf_alloc(buf, dev, cap, seg_shift);
+	if (err)
+		return err;
+	*nr_slots = circbuf_pkt_slots(cap);
+	*slot = kvcalloc(*nr_slots, sizeof(**slot), GFP_KERNEL);
+	if (!*slot) {
+		circbuf_dma_buf_free(buf);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
  * Copy @len bytes from @src at ring offset @src_off (wrapping at its size)
  * to @dst from offset 0, segment piece by segment piece.
  */
@@ -973,19 +997,14 @@ static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
 		return -EINVAL;
 	}
 
-	err = circbuf_dma_buf_alloc(&nbuf, cb->dev, cap, cb->buf.seg_shift);
+	err = circbuf_storage_alloc(cb->dev, cap, cb->buf.seg_shift, &nbuf,
+				    &slot, &nr_slots);
 	if (err)
 		return err;
-	nr_slots = circbuf_pkt_slots(cap);
-	slot = kvcalloc(nr_slots, sizeof(*slot), GFP_KERNEL);
-	if (!slot) {
-		err = -ENOMEM;
-		goto err_free_buf;
-	}
 
 	if (mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_RING))) {
 		err = -ERESTARTSYS;
-		goto err_free_slot;
+		goto err_free_storage;
 	}
 	if (cb->split &&
 	    mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_USER))) {
@@ -1027,9 +1046,8 @@ err_unlock_writers:
 	/* More room, or a smaller atomic_max: the writers check again. */
 	if (!err)
 		circbuf_space_freed(cb);
-err_free_slot:
+err_free_storage:
 	kvfree(slot);
-err_free_buf:
 	circbuf_dma_buf_free(&nbuf);
 	return err;
 }
@@ -1271,17 +1289,10 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	circbuf_ring_init(&cb->ring, buffer_size);
 	cb->atomic_max = min_t(size_t, PIPE_BUF, buffer_size);
 
-	err = circbuf_dma_buf_alloc(&cb->buf, dev, buffer_size,
-				    ilog2(segment_size));
+	err = circbuf_storage_alloc(dev, buffer_size, ilog2(segment_size),
+				    &cb->buf, &pkt_slot, &nr_pkts);
 	if (err)
 		return err;
-
-	nr_pkts = circbuf_pkt_slots(buffer_size);
-	pkt_slot = kvcalloc(nr_pkts, sizeof(*pkt_slot), GFP_KERNEL);
-	if (!pkt_slot) {
-		err = -ENOMEM;
-		goto err_free_buf;
-	}
 	circbuf_pkts_init(&cb->pkts, pkt_slot, nr_pkts);
 
 	cb->proc = proc_create_single_data(CIRCBUF_DEVICE_NAME, 0444, NULL,
@@ -1289,7 +1300,7 @@ static int __init circbuf_probe(struct platform_device *pdev)
 	if (!cb->proc) {
 		dev_err(dev, "cannot create /proc/%s\n", CIRCBUF_DEVICE_NAME);
 		err = -ENOMEM;
-		goto err_free_pkts;
+		goto err_free_storage;
 	}
 	platform_set_drvdata(pdev, cb);
 
@@ -1313,9 +1324,8 @@ static int __init circbuf_probe(struct platform_device *pdev)
 
 err_remove_proc:
 	proc_remove(cb->proc);
-err_free_pkts:
+err_free_storage:
 	kvfree(cb->pkts.slot);
-err_free_buf:
 	circbuf_dma_buf_free(&cb->buf);
 	return err;
 }
