@@ -997,7 +997,8 @@ static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
 		return -EINVAL;
 	}
 
-	err = circbuf_storage_alloc(cb->dev, cap, cb->buf.seg_shift, &nbuf,
+	/* segment_size is fixed: not cb->buf, which a resize replaces. */
+	err = circbuf_storage_alloc(cb->dev, cap, ilog2(segment_size), &nbuf,
 				    &slot, &nr_slots);
 	if (err)
 		return err;
