@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The circbuf character device's private state, shared by the file
- * operations (circbuf_main.c) and the DMA data path (circbuf_dma_xfer.c).
+ * One ring's private state, shared by the module (circbuf_main.c), the
+ * ring's file operations (circbuf_file.c), its storage (circbuf_storage.c),
+ * its observability (circbuf_observe.c) and the DMA data path
+ * (circbuf_dma_xfer.c).
  */
 #ifndef _CIRCBUF_DEV_H
 #define _CIRCBUF_DEV_H
@@ -18,8 +20,11 @@
 #include "circbuf_packets.h"
 #include "circbuf_ring.h"
 
+struct attribute_group;
+struct circbuf_stats;
 struct dma_chan;
 struct fasync_struct;
+struct seq_file;
 struct iov_iter;
 struct proc_dir_entry;
 
@@ -100,9 +105,14 @@ struct circbuf_dma_stats {
 };
 
 /**
- * struct circbuf_dev - the device and its ring
- * @misc:		/dev/circbuf
- * @dev:		the platform device that owns the DMA memory
+ * struct circbuf_dev - one ring and its device node
+ * @misc:		its node: /dev/circbuf for ring 0, /dev/circbuf<@id>
+ *			for the others
+ * @id:			the ring's number; fixed
+ * @name:		the node's name, which @misc.name points to; fixed
+ * @dev:		the platform device that owns the DMA memory (of every
+ *			ring); the ring's own messages name @misc.this_device
+ *			(circbuf_node())
  * @buf:		the ring's storage; replaced by CIRCBUF_SET_CAPACITY
  *			under both sides' locks, used under either
  * @atomic_max:		writes of at most this many bytes are atomic:
@@ -123,6 +133,8 @@ struct circbuf_dma_stats {
  * @open_lock:		serialises open, release and fasync; never held across a
  *			copy or a wait for another task
  * @opens:		open files (@open_lock)
+ * @gone:		the ring is being removed (circbuf_remove_ring()):
+ *			opens fail with -ENODEV (@open_lock)
  * @readers:		open files with FMODE_READ (@open_lock to change;
  *			read with no lock, for the stats)
  * @writers:		open files with FMODE_WRITE (@open_lock to change;
@@ -157,6 +169,8 @@ struct circbuf_dma_stats {
  */
 struct circbuf_dev {
 	struct miscdevice misc;
+	unsigned int id;
+	char name[16];
 	struct device *dev;
 	struct circbuf_dma_buf buf;
 	size_t atomic_max;
@@ -167,9 +181,10 @@ struct circbuf_dev {
 	struct circbuf_ring ring;
 	struct circbuf_pkts pkts;
 
-	/* protects @opens, @readers, @writers and @chan (changes only) */
+	/* protects @opens, @gone, @readers, @writers and @chan (changes only) */
 	struct mutex open_lock;
 	unsigned int opens;
+	bool gone;
 	unsigned int readers;
 	unsigned int writers;
 	struct dma_chan *chan;
@@ -185,6 +200,27 @@ struct circbuf_dev {
 	struct fasync_struct *rd_fasync;
 	struct fasync_struct *wr_fasync;
 };
+
+/*
+ * Module parameters (circbuf_main.c). Those that can change at run time
+ * (0644) are read once with READ_ONCE() where they are used.
+ */
+extern unsigned int circbuf_buffer_size;
+extern ushort circbuf_mode;
+extern bool circbuf_use_dma;
+extern unsigned int circbuf_dma_threshold;
+extern bool circbuf_dma_any_channel;
+extern unsigned int circbuf_dma_timeout_ms;
+extern char *circbuf_locking;
+extern unsigned int circbuf_segment_size;
+extern unsigned int circbuf_devices;
+extern unsigned long circbuf_max_total_size;
+
+/* The ring's own device, which its messages name: "misc circbuf1: ...". */
+static inline struct device *circbuf_node(struct circbuf_dev *cb)
+{
+	return cb->misc.this_device;
+}
 
 /* The side whose lock serialises the callers of direction @dir. */
 static inline struct circbuf_side *
@@ -230,6 +266,33 @@ static inline void circbuf_spans(struct circbuf_dev *cb, size_t len,
 	else
 		circbuf_ring_write_spans(&cb->ring, len, sp);
 }
+
+/* circbuf_main.c: the rings. */
+int circbuf_add_ring(int id, u64 cap);
+int circbuf_remove_ring(unsigned int id);
+int circbuf_charge(struct circbuf_dev *cb, size_t bytes);
+void circbuf_uncharge(size_t bytes);
+
+/* circbuf_file.c: one ring's file operations. */
+extern const struct file_operations circbuf_fops;
+void circbuf_unlock_io(struct circbuf_dev *cb, enum circbuf_dir dir);
+void circbuf_space_freed(struct circbuf_dev *cb);
+
+/* circbuf_storage.c: its storage and its capacity. */
+int circbuf_storage_alloc(struct device *dev, size_t cap,
+			  unsigned int seg_shift, struct circbuf_dma_buf *buf,
+			  struct circbuf_pkt **slot, size_t *nr_slots);
+int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap);
+
+/* circbuf_observe.c: its stats, sysfs group and /proc/circbuf block. */
+extern const struct attribute_group *circbuf_groups[];
+void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st);
+void circbuf_show_ring(struct seq_file *m, struct circbuf_dev *cb,
+		       const char *prefix);
+
+/* circbuf_control.c: /dev/circbuf-control. */
+int circbuf_control_register(struct device *parent);
+void circbuf_control_deregister(void);
 
 #if IS_ENABLED(CONFIG_DMA_ENGINE)
 void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel);

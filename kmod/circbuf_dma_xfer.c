@@ -111,13 +111,13 @@ void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel)
 					   NULL);
 	}
 	if (!chan) {
-		dev_warn_ratelimited(cb->dev, "no DMA channel: using CPU copies\n");
+		dev_warn_ratelimited(circbuf_node(cb), "no DMA channel: using CPU copies\n");
 		return;
 	}
 	/* The ring's bus addresses as the channel's device sees them. */
 	err = circbuf_dma_buf_map(&cb->buf, dmaengine_get_dma_device(chan));
 	if (err) {
-		dev_warn_ratelimited(cb->dev, "cannot map the ring for DMA channel %s (%pe): using CPU copies\n",
+		dev_warn_ratelimited(circbuf_node(cb), "cannot map the ring for DMA channel %s (%pe): using CPU copies\n",
 				     dma_chan_name(chan), ERR_PTR(err));
 		dma_release_channel(chan);
 		return;
@@ -197,7 +197,7 @@ static int circbuf_dma_wait(struct circbuf_dev *cb, struct circbuf_dma_req *req,
 		return 0;
 	dmaengine_terminate_sync(cb->chan);
 	if (!left) {
-		dev_warn_ratelimited(cb->dev, "DMA transfer timed out after %u ms\n",
+		dev_warn_ratelimited(circbuf_node(cb), "DMA transfer timed out after %u ms\n",
 				     timeout_ms);
 		return -ETIMEDOUT;
 	}

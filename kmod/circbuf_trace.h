@@ -9,6 +9,8 @@
  *   circbuf_wake		a reader's or writer's wait queue is woken
  *   circbuf_resize		CIRCBUF_SET_CAPACITY changed the capacity
  *
+ * Each names its ring by number (ring=N: /dev/circbufN, /dev/circbuf for 0).
+ *
  * The DMA engine's descriptors have their own system, circbuf_dma
  * (dma/circbuf_dma_trace.h). For example:
  *
@@ -47,16 +49,18 @@ DECLARE_EVENT_CLASS(circbuf_io,
 		    TP_PROTO(struct circbuf_dev *cb, size_t requested,
 			     ssize_t ret),
 		    TP_ARGS(cb, requested, ret),
-		    TP_STRUCT__entry(__field(size_t, requested)
+		    TP_STRUCT__entry(__field(unsigned int, ring)
+				     __field(size_t, requested)
 				     __field(ssize_t, ret)
 				     __field(size_t, used)
 				     __field(size_t, cap)),
-		    TP_fast_assign(__entry->requested = requested;
+		    TP_fast_assign(__entry->ring = cb->id;
+				   __entry->requested = requested;
 				   __entry->ret = ret;
 				   __entry->used = circbuf_ring_used(&cb->ring);
 				   __entry->cap = READ_ONCE(cb->ring.cap);),
-		    TP_printk("requested=%zu ret=%zd used=%zu cap=%zu",
-			      __entry->requested, __entry->ret,
+		    TP_printk("ring=%u requested=%zu ret=%zd used=%zu cap=%zu",
+			      __entry->ring, __entry->requested, __entry->ret,
 			      __entry->used, __entry->cap));
 
 DEFINE_EVENT(circbuf_io, circbuf_read,
@@ -71,13 +75,15 @@ DEFINE_EVENT(circbuf_io, circbuf_write,
 DECLARE_EVENT_CLASS(circbuf_wait,
 		    TP_PROTO(struct circbuf_dev *cb, enum circbuf_dir side),
 		    TP_ARGS(cb, side),
-		    TP_STRUCT__entry(__field(unsigned int, side)
+		    TP_STRUCT__entry(__field(unsigned int, ring)
+				     __field(unsigned int, side)
 				     __field(size_t, used)
 				     __field(size_t, cap)),
-		    TP_fast_assign(__entry->side = side;
+		    TP_fast_assign(__entry->ring = cb->id;
+				   __entry->side = side;
 				   __entry->used = circbuf_ring_used(&cb->ring);
 				   __entry->cap = READ_ONCE(cb->ring.cap);),
-		    TP_printk("side=%s used=%zu cap=%zu",
+		    TP_printk("ring=%u side=%s used=%zu cap=%zu", __entry->ring,
 			      circbuf_show_side(__entry->side),
 			      __entry->used, __entry->cap));
 
@@ -99,16 +105,18 @@ DEFINE_EVENT(circbuf_wait, circbuf_wake,
 TRACE_EVENT(circbuf_resize,
 	    TP_PROTO(struct circbuf_dev *cb, size_t old_cap),
 	    TP_ARGS(cb, old_cap),
-	    TP_STRUCT__entry(__field(size_t, old_cap)
+	    TP_STRUCT__entry(__field(unsigned int, ring)
+			     __field(size_t, old_cap)
 			     __field(size_t, cap)
 			     __field(size_t, used)
 			     __field(size_t, packets)),
-	    TP_fast_assign(__entry->old_cap = old_cap;
+	    TP_fast_assign(__entry->ring = cb->id;
+			   __entry->old_cap = old_cap;
 			   __entry->cap = cb->ring.cap;
 			   __entry->used = circbuf_ring_used(&cb->ring);
 			   __entry->packets = circbuf_pkts_count(&cb->pkts);),
-	    TP_printk("old_cap=%zu cap=%zu used=%zu packets=%zu",
-		      __entry->old_cap, __entry->cap, __entry->used,
+	    TP_printk("ring=%u old_cap=%zu cap=%zu used=%zu packets=%zu",
+		      __entry->ring, __entry->old_cap, __entry->cap, __entry->used,
 		      __entry->packets));
 
 #endif /* _CIRCBUF_TRACE_H */

@@ -18,8 +18,18 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-/* Name of the device node under /dev. */
+/*
+ * Name of the first ring's device node under /dev; ring N >= 1 is
+ * /dev/circbufN. The control node adds and removes rings.
+ */
 #define CIRCBUF_DEVICE_NAME	"circbuf"
+#define CIRCBUF_CONTROL_NAME	"circbuf-control"
+
+/*
+ * Rings at most, with numbers 0 to CIRCBUF_MAX_DEVICES - 1: the largest
+ * value of the devices module parameter, and of rings added at run time.
+ */
+#define CIRCBUF_MAX_DEVICES	64
 
 /* Default and largest accepted values of the buffer_size module parameter. */
 #define CIRCBUF_DEFAULT_SIZE	4096
@@ -132,5 +142,53 @@ struct circbuf_uring_cmd {
 	__u64 stats_addr;
 	__u64 reserved;
 };
+
+/*
+ * The control node, /dev/circbuf-control (root only, as /dev/loop-control):
+ * its ioctls add and remove rings at run time. Both need CAP_SYS_ADMIN
+ * (EPERM without it). The ring ioctls above fail there with ENOTTY, and
+ * these on a ring.
+ */
+
+/* @flags of struct circbuf_ctl_add: use @number, not the lowest free one. */
+#define CIRCBUF_CTL_NUMBER	_BITUL(0)
+
+/**
+ * struct circbuf_ctl_add - argument of CIRCBUF_CTL_ADD
+ * @capacity:	the new ring's size in bytes, 1 to CIRCBUF_MAX_SIZE; 0 for
+ *		the buffer_size module parameter
+ * @number:	with CIRCBUF_CTL_NUMBER in @flags, the number the ring must
+ *		have (its node is then /dev/circbuf<@number>, or /dev/circbuf
+ *		for 0); else must be 0
+ * @flags:	CIRCBUF_CTL_* bits; others must be 0
+ * @reserved:	must be zero
+ */
+struct circbuf_ctl_add {
+	__u64 capacity;
+	__u32 number;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/*
+ * CIRCBUF_CTL_ADD - create a ring as described by the struct circbuf_ctl_add
+ * at the argument. Returns its number (the lowest free one, or @number),
+ * as LOOP_CTL_ADD does; its node appears when udev has seen it. Fails with
+ * EINVAL for a capacity out of bounds, unknown flags, a nonzero reserved
+ * field or a number of at least CIRCBUF_MAX_DEVICES (each with a line in
+ * dmesg), EEXIST when the number asked for is in use, ENOSPC when
+ * CIRCBUF_MAX_DEVICES rings exist, ENOMEM when the rings' total capacity
+ * would pass the max_total_size module parameter (with a line in dmesg) or
+ * memory runs out, EFAULT for a bad argument: then no ring was created.
+ */
+#define CIRCBUF_CTL_ADD		_IOW(CIRCBUF_IOC_MAGIC, 0x10, struct circbuf_ctl_add)
+
+/*
+ * CIRCBUF_CTL_REMOVE - remove the ring whose number is the argument itself
+ * (not a pointer), as LOOP_CTL_REMOVE does. Fails with ENODEV when no ring
+ * has that number, EBUSY while a file of the ring is open (nothing
+ * changes): the ring and its data go only when nobody uses it.
+ */
+#define CIRCBUF_CTL_REMOVE	_IO(CIRCBUF_IOC_MAGIC, 0x11)
 
 #endif /* _UAPI_CIRCBUF_H */

@@ -62,10 +62,14 @@ const char *kAbout =
 	"streams interleave, so only the byte count is checked.\n"
 	"\n"
 	"--pingpong: A writes --bs bytes to the target, B reads them and sends\n"
-	"them back through a pipe (one device cannot carry both directions: the\n"
+	"them back through a pipe (one ring cannot carry both directions: the\n"
 	"reply would be read back by its own sender), A reads the reply: one\n"
-	"round trip. The engine applies to the target only; the reply pipe is\n"
-	"always read(2)/write(2). Reported: p50, p99 and p99.9 in microseconds.";
+	"round trip. With --reply=PATH the circbuf target's replies go through\n"
+	"that second ring instead (/dev/circbuf1 of devices=2, or one added by\n"
+	"circbuf-ctl), so the round trip is circbuf only; its row is named\n"
+	"circbuf+RING, and the pipe's replies still go by pipe. The engine\n"
+	"applies to the target only; the reply channel is always\n"
+	"read(2)/write(2). Reported: p50, p99 and p99.9 in microseconds.";
 
 const char *kEpilog =
 	"Output: a table on stdout; --json or --csv for scripts, --markdown for\n"
@@ -114,6 +118,10 @@ Options parse_options(int argc, char **argv)
 	       o.sqpoll);
 	p.flag("pingpong", "latency mode: round trips of --bs bytes (see above)",
 	       o.pingpong);
+	p.string("reply", "PATH",
+		 "pingpong: send the circbuf target's replies through\n"
+		 "this ring (e.g. /dev/circbuf1), not a pipe",
+		 o.reply);
 	p.uint("trips", "pingpong: round trips per measurement, also bounded\n"
 			"by --duration (default 10000)",
 	       o.trips);
@@ -173,6 +181,10 @@ Options parse_options(int argc, char **argv)
 		p.usage_error("--pingpong is one producer and one consumer");
 	if (o.pingpong && o.trips == 0)
 		p.usage_error("--trips must be positive");
+	if (!o.reply.empty() && !o.pingpong)
+		p.usage_error("--reply applies to --pingpong only");
+	if (!o.reply.empty() && o.reply == o.device)
+		p.usage_error("--reply must be another ring than the target, " + o.device);
 	if (!o.plot.empty() && o.pingpong)
 		p.usage_error("--plot draws throughput; it does not apply to --pingpong");
 	return o;
@@ -256,6 +268,9 @@ int main(int argc, char **argv)
 				Row r;
 				r.mode = o.pingpong ? "pingpong" : "stream";
 				r.target = t.name;
+				// --reply: the circbuf target's round trip is two rings.
+				if (o.pingpong && !o.reply.empty() && t.path == o.device)
+					r.target += "+" + o.reply.substr(o.reply.rfind('/') + 1);
 				r.engine = e;
 				r.bs = bs;
 				r.qd = e == "sync" ? 1 : o.qd;

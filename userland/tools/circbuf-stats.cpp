@@ -1,11 +1,13 @@
 // circbuf-stats: print the counters of a circbuf device (CIRCBUF_GET_STATS).
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "circbuf/io.h"
 #include "circbuf/options.h"
 #include "circbuf/report.h"
+#include "circbuf/rings.h"
 #include "circbuf/stats.h"
 
 using namespace circbuf;
@@ -18,6 +20,7 @@ constexpr std::uint64_t kLeave = UINT64_MAX;
 
 struct Options {
 	bool json = false;
+	bool all = false;
 	std::uint64_t set_capacity = kLeave;
 	std::string device = "/dev/circbuf";
 };
@@ -25,7 +28,7 @@ struct Options {
 Options parse_options(int argc, char **argv)
 {
 	Options o;
-	OptionParser p(kTool, "[--json] [--set-capacity=BYTES] [DEVICE]",
+	OptionParser p(kTool, "[--json] [--set-capacity=BYTES] [DEVICE] | --all [--json]",
 		       "Print a snapshot of every counter of a circbuf device "
 		       "(default /dev/circbuf):\ncapacity, used, available, reads, "
 		       "writes, bytes_read, bytes_written,\nreaders, writers, and "
@@ -35,15 +38,80 @@ Options parse_options(int argc, char **argv)
 		       "device read-only, so its own open file is counted in readers.\n\n"
 		       "--set-capacity changes the capacity first (CIRCBUF_SET_CAPACITY, as\n"
 		       "F_SETPIPE_SZ for a pipe): the data is kept; root only; it fails\n"
-		       "(EBUSY) while more is buffered than the new capacity holds.",
+		       "(EBUSY) while more is buffered than the new capacity holds.\n\n"
+		       "--all prints every ring of the module (/dev/circbuf, /dev/circbuf1,\n"
+		       "...), each under its device's name; with --json, one array of\n"
+		       "objects, each with a \"device\" member.",
 		       "Exit status: 0 success, 1 the device could not be opened "
-		       "or queried,\n2 bad command line.");
+		       "or queried\n(with --all: any ring), 2 bad command line.");
 	p.flag("json", "print one JSON object with the same field names", o.json);
+	p.flag("all", "every ring of the module, not one DEVICE", o.all);
 	p.size("set-capacity", "change the capacity to BYTES (1 to 256M) first,\n"
 			       "then print the counters", o.set_capacity);
 	auto args = p.parse_or_exit(argc, argv);
 	o.device = p.device_argument(args);
+	if (o.all && (!args.empty() || o.set_capacity != kLeave))
+		p.usage_error("--all takes no DEVICE and no --set-capacity");
 	return o;
+}
+
+// One ring's snapshot, or a message on stderr.
+std::optional<circbuf_stats> query(const std::string &device)
+{
+	auto fd = open_fd(device.c_str(), O_RDONLY);
+	if (!fd) {
+		print_error(kTool, device, fd.error());
+		return std::nullopt;
+	}
+	auto s = get_stats(fd->get());
+	if (!s) {
+		if (s.error() == std::errc::inappropriate_io_control_operation)
+			print_error(kTool, device + ": not a circbuf device", s.error());
+		else
+			print_error(kTool, device + ": CIRCBUF_GET_STATS", s.error());
+		return std::nullopt;
+	}
+	return *s;
+}
+
+bool print(const std::string &out)
+{
+	if (std::fputs(out.c_str(), stdout) < 0 || std::fflush(stdout) != 0) {
+		print_error(kTool, "stdout", errno_code());
+		return false;
+	}
+	return true;
+}
+
+// --all: every ring, in the order of their numbers.
+int print_all(const Options &o)
+{
+	const auto rings = list_rings();
+	if (rings.empty()) {
+		print_error(kTool, std::string("no rings in ") + kMiscClass + ": is the module loaded?");
+		return 1;
+	}
+	std::string out = o.json ? "[" : "";
+	int status = 0;
+	bool first = true;
+	for (const RingInfo &r : rings) {
+		auto s = query(r.path);
+		if (!s) {
+			status = 1;
+			continue;
+		}
+		if (o.json) {
+			// {"device":"/dev/circbuf1", then the fields of --json.
+			out += (first ? "{\"device\":\"" : ",{\"device\":\"") + r.path + "\"," +
+			       format_stats_json(*s).substr(1);
+		} else {
+			out += (first ? "" : "\n") + r.path + ":\n" + format_stats_table(*s);
+		}
+		first = false;
+	}
+	if (o.json)
+		out += "]\n";
+	return print(out) ? status : 1;
 }
 
 } // namespace
@@ -51,6 +119,8 @@ Options parse_options(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	Options o = parse_options(argc, argv);
+	if (o.all)
+		return print_all(o);
 	auto fd = open_fd(o.device.c_str(), O_RDONLY);
 	if (!fd) {
 		print_error(kTool, o.device, fd.error());

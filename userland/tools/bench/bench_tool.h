@@ -72,6 +72,8 @@ struct Options {
 	std::uint64_t qd = 4;
 	bool fixed_buffers = false, fixed_files = false, sqpoll = false;
 	bool pingpong = false;
+	// pingpong: the circbuf ring that carries the replies; "": a pipe.
+	std::string reply;
 	std::uint64_t trips = 10000;
 	std::uint64_t rounds = 1;
 	std::uint64_t capacity = 0;
@@ -270,6 +272,9 @@ Target make_target(const Options &o, const std::string &name);
 
 // The device's capacity, or 0 if it cannot be asked.
 std::uint64_t device_capacity(const std::string &path);
+
+// Read and discard what @path holds now; returns the bytes drained.
+std::uint64_t drain(const std::string &path);
 
 // The files of one measurement: one per producer and per consumer.
 struct Endpoints {

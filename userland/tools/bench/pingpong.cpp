@@ -6,7 +6,7 @@ namespace circbuf::benchtool {
 // ---- pingpong ----
 
 // A: the requester. Writes a request to the target, reads the reply from
-// the pipe, checks it and times the round trip. The reply pipe always goes
+// the reply pipe (or ring, with --reply), checks it and times the round trip. The reply pipe always goes
 // by read/write, so the engine under test touches only the target (and
 // io-wq workers, if any, are the target's: 6.1's pipes punt to io-wq).
 void pingpong_a(Run &run, bool uring, unique_fd target, unique_fd reply,
@@ -84,6 +84,29 @@ void pingpong_b(Run &run, bool uring, unique_fd target, unique_fd reply)
 	run.finish();
 }
 
+// The reply ring of --reply: emptied of what an earlier run left, and
+// large enough to hold one reply, or B would block before A reads.
+void open_reply_ring(const std::string &path, std::uint64_t bs, unique_fd &rd,
+		     unique_fd &wr)
+{
+	const std::uint64_t cap = device_capacity(path);
+	if (!cap)
+		die("--reply=" + path + ": not a circbuf ring (or it cannot be opened)");
+	if (cap < bs)
+		die(strprintf("--reply=%s: its capacity, %llu bytes, cannot hold a %llu-byte reply",
+			      path.c_str(), (unsigned long long)cap, (unsigned long long)bs));
+	drain(path);
+	// The reader first, so that B's end of file reaches A.
+	auto r = open_fd(path.c_str(), O_RDONLY);
+	if (!r)
+		die_errno("open " + path, r.error().value());
+	auto w = open_fd(path.c_str(), O_WRONLY);
+	if (!w)
+		die_errno("open " + path, w.error().value());
+	rd = std::move(*r);
+	wr = std::move(*w);
+}
+
 Sample measure_pingpong(const Options &o, const Target &t, const std::string &engine,
 			std::uint64_t bs, const Reference &ref, std::uint64_t pipe_size,
 			std::uint64_t &capacity, std::uint64_t &drained)
@@ -92,11 +115,15 @@ Sample measure_pingpong(const Options &o, const Target &t, const std::string &en
 	Endpoints ep = open_target(t, pipe_size, 1, 1, &drained);
 	capacity = ep.capacity;
 	unique_fd reply_rd, reply_wr;
-	make_pipe(0, reply_rd, reply_wr, nullptr);
-	// The reply pipe must hold one reply, or B blocks before A reads.
-	if (::fcntl(reply_wr.get(), F_GETPIPE_SZ) < int(bs) &&
-	    ::fcntl(reply_wr.get(), F_SETPIPE_SZ, int(bs)) < 0)
-		die_errno("F_SETPIPE_SZ for the reply pipe", errno);
+	if (!o.reply.empty() && t.path == o.device) {
+		open_reply_ring(o.reply, bs, reply_rd, reply_wr);
+	} else {
+		make_pipe(0, reply_rd, reply_wr, nullptr);
+		// The reply pipe must hold one reply, or B blocks before A reads.
+		if (::fcntl(reply_wr.get(), F_GETPIPE_SZ) < int(bs) &&
+		    ::fcntl(reply_wr.get(), F_SETPIPE_SZ, int(bs)) < 0)
+			die_errno("F_SETPIPE_SZ for the reply pipe", errno);
+	}
 	Run run(o, what, bs, ref, o.verify, 2);
 	std::vector<double> lat;
 	bool uring_a = engine == "uring", uring_b = engine != "sync";
