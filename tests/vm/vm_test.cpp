@@ -128,13 +128,14 @@ std::string stress_tool()
 	return access(path.c_str(), X_OK) == 0 ? path : "";
 }
 
-void run_stress_tool(const std::vector<std::string> &extra, Clock::duration timeout)
+void run_stress_tool(const std::vector<std::string> &extra, Clock::duration timeout,
+		     const std::string &device)
 {
 	const std::string tool = stress_tool();
 	ASSERT_FALSE(tool.empty()) << "circbuf-stress is not built next to this test";
 	std::vector<std::string> args = {tool};
 	args.insert(args.end(), extra.begin(), extra.end());
-	args.push_back(kDevice);
+	args.push_back(device);
 	std::vector<char *> argv;
 	for (auto &a : args)
 		argv.push_back(a.data());

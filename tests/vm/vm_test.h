@@ -130,7 +130,8 @@ std::string stress_tool();
 // Runs circbuf-stress with args (the device path is appended) and adds a
 // failure unless it exits 0 within timeout; a tool still running then is
 // killed.
-void run_stress_tool(const std::vector<std::string> &args, Clock::duration timeout);
+void run_stress_tool(const std::vector<std::string> &args, Clock::duration timeout,
+		     const std::string &device = kDevice);
 
 // Module parameters, name -> value.
 using Params = std::map<std::string, std::string>;
