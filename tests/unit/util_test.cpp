@@ -3,11 +3,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "circbuf/pattern.h"
 #include "circbuf/record.h"
 #include "circbuf/report.h"
+#include "circbuf/rings.h"
 #include "circbuf/stats.h"
 
 using namespace circbuf;
@@ -714,6 +717,61 @@ TEST(Rng, BetweenStaysInBounds)
 		EXPECT_GE(v, 3u);
 		EXPECT_LE(v, 9u);
 	}
+}
+
+// ---- rings ----
+
+TEST(RingNames, RingZeroIsTheFirstDeviceAndTheOthersCarryTheirNumber)
+{
+	EXPECT_EQ(ring_name(0), "circbuf");
+	EXPECT_EQ(ring_name(1), "circbuf1");
+	EXPECT_EQ(ring_name(63), "circbuf63");
+}
+
+TEST(RingNames, NumberIsReadFromANameOrAPath)
+{
+	EXPECT_EQ(ring_number("circbuf"), 0u);
+	EXPECT_EQ(ring_number("/dev/circbuf"), 0u);
+	EXPECT_EQ(ring_number("circbuf12"), 12u);
+	EXPECT_EQ(ring_number("/dev/circbuf63"), 63u);
+	for (unsigned n : {0u, 1u, 9u, 10u, 63u})
+		EXPECT_EQ(ring_number(ring_name(n)), n);
+}
+
+TEST(RingNames, OtherNamesAreNoRing)
+{
+	for (const char *name : {"circbuf-control", "/dev/circbuf-control", "circbuf01", "circbuf64",
+				 "circbuf1x", "pipe", "", "/dev/", "circbu", "circbuf99999999999"})
+		EXPECT_EQ(ring_number(name), std::nullopt) << name;
+}
+
+TEST(RingList, ListsTheRingsOfAClassDirectoryInNumberOrder)
+{
+	char tmpl[] = "/tmp/circbuf-rings-XXXXXX";
+	ASSERT_NE(::mkdtemp(tmpl), nullptr) << std::strerror(errno);
+	const std::string dir = tmpl;
+	for (const char *d : {"circbuf10", "circbuf", "circbuf2", "circbuf-control", "loop-control"})
+		ASSERT_EQ(::mkdir((dir + "/" + d).c_str(), 0755), 0);
+	// Only rings have stats/ (the control node has none).
+	for (const char *d : {"circbuf10", "circbuf", "circbuf2"})
+		ASSERT_EQ(::mkdir((dir + "/" + d + "/stats").c_str(), 0755), 0);
+	{
+		FILE *f = std::fopen((dir + "/circbuf2/stats/used").c_str(), "w");
+		ASSERT_NE(f, nullptr);
+		std::fputs("1234\n", f);
+		std::fclose(f);
+	}
+	const auto rings = list_rings(dir);
+	ASSERT_EQ(rings.size(), 3u);
+	EXPECT_EQ(rings[0].number, 0u);
+	EXPECT_EQ(rings[0].path, "/dev/circbuf");
+	EXPECT_EQ(rings[1].number, 2u);
+	EXPECT_EQ(rings[2].number, 10u);
+	EXPECT_EQ(rings[2].name, "circbuf10");
+	EXPECT_EQ(read_ring_stat("circbuf2", "used", dir), 1234u);
+	EXPECT_EQ(read_ring_stat("circbuf", "used", dir), std::nullopt);
+	std::filesystem::remove_all(dir);
+	EXPECT_TRUE(list_rings(dir).empty());
 }
 
 } // namespace

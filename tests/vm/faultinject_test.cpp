@@ -393,6 +393,59 @@ TEST_F(CircbufFaultInject, SetCapacityChangesNothingWhateverPointFails)
 	EXPECT_GT(failed, 0u);
 }
 
+// CIRCBUF_CTL_ADD with each allocation failing in turn (the ring, its
+// segments, its packet slots, its node and sysfs group): a failed add leaves
+// no node, no table entry and no reserved capacity (and no leak: kmemleak
+// on the debug kernel).
+TEST_F(CircbufFaultInject, AddRingLeavesNothingBehindWhateverPointFails)
+{
+	ScopedKnob order("fail_page_alloc", "min-order", "0");
+	ScopedKnob wait("fail_page_alloc", "ignore-gfp-wait", "N");
+	ASSERT_TRUE(order.ok() && wait.ok()) << order.error() << wait.error();
+	Fd ctl(open("/dev/" CIRCBUF_CONTROL_NAME, O_RDWR | O_CLOEXEC));
+	ASSERT_TRUE(ctl.ok()) << std::strerror(errno);
+	const auto total = [] {
+		const auto text = read_text_file("/proc/circbuf");
+		const size_t at = text ? text->find("rings.total_size: ") : std::string::npos;
+		return at == std::string::npos ? std::string("?") : text->substr(at + 18, text->find('\n', at) - at - 18);
+	};
+	const std::string total_before = total();
+	FailNth fail;
+	ASSERT_TRUE(fail.ok()) << circbuf_fault::kFailNth << ": " << std::strerror(errno);
+	unsigned failed = 0;
+	for (unsigned n = 1;; n++) {
+		ASSERT_LT(n, kMaxPoints) << "the add still reaches new injection points";
+		circbuf_ctl_add req{};
+		req.capacity = 3 << 20;  // three 1 MiB segments
+		req.number = 5;
+		req.flags = CIRCBUF_CTL_NUMBER;
+		ASSERT_TRUE(arm(fail, n));
+		const int ret = ioctl(ctl.get(), CIRCBUF_CTL_ADD, &req);
+		const int e = errno;
+		const bool fired = fail.fired();
+		if (ret == 5) {
+			ASSERT_EQ(ioctl(ctl.get(), CIRCBUF_CTL_REMOVE, 5ul), 0) << std::strerror(errno);
+			if (!fired)
+				break;
+			continue;  // a failed allocation retried elsewhere
+		}
+		ASSERT_EQ(ret, -1);
+		ASSERT_TRUE(fired) << "point " << n << ": failed with " << std::strerror(e) << " unarmed";
+		failed++;
+		EXPECT_NE(access("/dev/circbuf5", F_OK), 0) << "point " << n << ": a node left behind";
+		EXPECT_NE(access("/sys/class/misc/circbuf5", F_OK), 0) << "point " << n;
+		EXPECT_EQ(total(), total_before) << "point " << n << ": capacity left reserved";
+	}
+	// The number is free and works after every failure.
+	circbuf_ctl_add req{};
+	req.number = 5;
+	req.flags = CIRCBUF_CTL_NUMBER;
+	EXPECT_EQ(ioctl(ctl.get(), CIRCBUF_CTL_ADD, &req), 5) << std::strerror(errno);
+	EXPECT_EQ(ioctl(ctl.get(), CIRCBUF_CTL_REMOVE, 5ul), 0);
+	std::cout << "[ SWEEP    ] add: " << failed << " injection points failed it" << std::endl;
+	EXPECT_GT(failed, 0u);
+}
+
 // ---- the engine's fault injection under load --------------------------------
 
 constexpr char kEngineFailNth[] = "/sys/kernel/debug/circbuf-dma/fail_nth";

@@ -703,6 +703,54 @@ TEST_F(CircbufObserveTrace, ResizeIsTracedWithBothCapacitiesAndWhatItKept)
 	EXPECT_EQ(resizes[0].num("packets"), 0);
 }
 
+// With several rings, every event names the ring it happened on.
+TEST_F(CircbufObserveTrace, EventsNameTheirRing)
+{
+	if (!need_tracefs() || !reload({{"devices", "3"}}))
+		return;
+	Fd r0(open("/dev/circbuf", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+	Fd r2(open("/dev/circbuf2", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+	ASSERT_TRUE(r0.ok() && r2.ok()) << std::strerror(errno);
+	TraceInstance trace(has_dma_);
+	ASSERT_EQ(trace.error(), "");
+	ASSERT_EQ(sys_write(r2.get(), "22", 2), ok(2));
+	ASSERT_EQ(sys_write(r0.get(), "0", 1), ok(1));
+	uint64_t cap = 2 * capacity_;
+	ASSERT_EQ(ioctl(r2.get(), CIRCBUF_SET_CAPACITY, &cap), 0) << std::strerror(errno);
+	const auto events = trace.events();
+	const auto writes = named(events, "circbuf_write");
+	ASSERT_EQ(writes.size(), 2u);
+	EXPECT_EQ(writes[0].field("ring"), "2");
+	EXPECT_EQ(writes[0].num("requested"), 2);
+	EXPECT_EQ(writes[1].field("ring"), "0");
+	const auto resizes = named(events, "circbuf_resize");
+	ASSERT_EQ(resizes.size(), 1u);
+	EXPECT_EQ(resizes[0].field("ring"), "2");
+}
+
+// With several rings, ring 0 keeps its lines and each other ring has its
+// own, under its name.
+TEST_F(CircbufObserve, ProcFileShowsEachRingUnderItsName)
+{
+	if (!reload({{"devices", "3"}}))
+		return;
+	Fd r1(open("/dev/circbuf1", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+	ASSERT_TRUE(r1.ok()) << std::strerror(errno);
+	ASSERT_EQ(sys_write(r1.get(), "abc", 3), ok(3));
+	const auto proc = read_proc();
+	ASSERT_TRUE(proc);
+	EXPECT_EQ(proc->at("rings"), "3");
+	EXPECT_EQ(proc->at("param.devices"), "3");
+	EXPECT_EQ(proc->at("used"), "0");
+	EXPECT_EQ(proc->at("circbuf1.used"), "3");
+	EXPECT_EQ(proc->at("circbuf1.readers"), "1");
+	EXPECT_EQ(proc->at("circbuf2.used"), "0");
+	EXPECT_EQ(proc->at("circbuf1.packets.buffered"), "0");
+	EXPECT_EQ(proc->count("circbuf1.dma.channel"), 1u);
+	EXPECT_EQ(proc->count("circbuf1.param.buffer_size"), 0u) << "parameters are the module's, shown once";
+	EXPECT_EQ(proc->at("rings.total_size"), std::to_string(3 * capacity_));
+}
+
 TEST_F(CircbufObserveTrace, BlockedReaderIsTracedAsBlockedThenWoken)
 {
 	if (!need_tracefs())

@@ -128,6 +128,27 @@ TEST_F(CircbufAccess, SetCapacityWithoutCapSysAdminIsEperm)
 	EXPECT_EQ(get_stats(rw.get()).capacity, capacity_);
 }
 
+// The control node's ioctls need CAP_SYS_ADMIN, even on a file opened by
+// root: without it nothing is added or removed.
+TEST_F(CircbufAccess, ControlWithoutCapSysAdminIsEperm)
+{
+	Fd ctl(open("/dev/" CIRCBUF_CONTROL_NAME, O_RDWR | O_CLOEXEC));
+	ASSERT_TRUE(ctl.ok()) << std::strerror(errno);
+	EXPECT_EQ(as_nobody([&]() -> std::string {
+			  circbuf_ctl_add req{};
+			  if (ioctl(ctl.get(), CIRCBUF_CTL_ADD, &req) >= 0)
+				  return "an unprivileged add succeeded";
+			  if (errno != EPERM)
+				  return std::string("add: errno ") + strerrorname_np(errno);
+			  if (ioctl(ctl.get(), CIRCBUF_CTL_REMOVE, 0ul) == 0)
+				  return "an unprivileged remove succeeded";
+			  return errno == EPERM ? "" : std::string("remove: errno ") + strerrorname_np(errno);
+		  }),
+		  "");
+	EXPECT_EQ(access("/dev/circbuf1", F_OK), -1) << "a ring was added";
+	EXPECT_EQ(access(kDevice, F_OK), 0) << "ring 0 was removed";
+}
+
 TEST_F(CircbufAccess, DefaultModeRefusesUnprivilegedOpenWithEacces)
 {
 	if (!default_mode())
