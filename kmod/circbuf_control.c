@@ -14,6 +14,7 @@
 
 #include "circbuf.h"
 #include "circbuf_dev.h"
+#include "circbuf_params.h"
 
 static struct miscdevice circbuf_control;
 
@@ -48,7 +49,8 @@ static long circbuf_control_add(const struct circbuf_ctl_add __user *argp)
 		}
 		id = req.number;
 	}
-	return circbuf_add_ring(id, cap);
+	/* The rings' DMA memory belongs to the platform device. */
+	return circbuf_add_ring(circbuf_control.parent, id, cap);
 }
 
 static long circbuf_control_ioctl(struct file *file, unsigned int cmd,

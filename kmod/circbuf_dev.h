@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * One ring's private state, shared by the module (circbuf_main.c), the
- * ring's file operations (circbuf_file.c), its storage (circbuf_storage.c),
- * its observability (circbuf_observe.c) and the DMA data path
- * (circbuf_dma_xfer.c).
+ * One ring's private state, and what the files of the module (see
+ * circbuf_main.c) offer each other.
  */
 #ifndef _CIRCBUF_DEV_H
 #define _CIRCBUF_DEV_H
@@ -26,7 +24,6 @@ struct dma_chan;
 struct fasync_struct;
 struct seq_file;
 struct iov_iter;
-struct proc_dir_entry;
 
 /* Which way a transfer goes. */
 enum circbuf_dir {
@@ -120,7 +117,6 @@ struct circbuf_dma_stats {
  *			under both sides' locks, read once without them
  * @split:		locking=split: readers and writers have locks of
  *			their own and copy in parallel; fixed
- * @proc:		/proc/circbuf; fixed from probe to remove
  * @side:		[CIRCBUF_TO_RING] the writers', [CIRCBUF_TO_USER] the
  *			readers'; circbuf_side_lock() names the lock of each
  * @ring:		positions in @buf: @ring.prod is the writers' (their
@@ -175,7 +171,6 @@ struct circbuf_dev {
 	struct circbuf_dma_buf buf;
 	size_t atomic_max;
 	bool split;
-	struct proc_dir_entry *proc;
 
 	struct circbuf_side side[2];
 	struct circbuf_ring ring;
@@ -200,21 +195,6 @@ struct circbuf_dev {
 	struct fasync_struct *rd_fasync;
 	struct fasync_struct *wr_fasync;
 };
-
-/*
- * Module parameters (circbuf_main.c). Those that can change at run time
- * (0644) are read once with READ_ONCE() where they are used.
- */
-extern unsigned int circbuf_buffer_size;
-extern ushort circbuf_mode;
-extern bool circbuf_use_dma;
-extern unsigned int circbuf_dma_threshold;
-extern bool circbuf_dma_any_channel;
-extern unsigned int circbuf_dma_timeout_ms;
-extern char *circbuf_locking;
-extern unsigned int circbuf_segment_size;
-extern unsigned int circbuf_devices;
-extern unsigned long circbuf_max_total_size;
 
 /* The ring's own device, which its messages name: "misc circbuf1: ...". */
 static inline struct device *circbuf_node(struct circbuf_dev *cb)
@@ -267,32 +247,35 @@ static inline void circbuf_spans(struct circbuf_dev *cb, size_t len,
 		circbuf_ring_write_spans(&cb->ring, len, sp);
 }
 
-/* circbuf_main.c: the rings. */
-int circbuf_add_ring(int id, u64 cap);
+/* circbuf_rings.c: the table of rings. */
+int circbuf_add_ring(struct device *dev, int id, u64 cap);
 int circbuf_remove_ring(unsigned int id);
-int circbuf_charge(struct circbuf_dev *cb, size_t bytes);
-void circbuf_uncharge(size_t bytes);
-
-/* circbuf_file.c: one ring's file operations. */
-extern const struct file_operations circbuf_fops;
-void circbuf_unlock_io(struct circbuf_dev *cb, enum circbuf_dir dir);
-void circbuf_space_freed(struct circbuf_dev *cb);
-
-/* circbuf_storage.c: its storage and its capacity. */
-int circbuf_storage_alloc(struct device *dev, size_t cap,
-			  unsigned int seg_shift, struct circbuf_dma_buf *buf,
-			  struct circbuf_pkt **slot, size_t *nr_slots);
-int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap);
-
-/* circbuf_observe.c: its stats, sysfs group and /proc/circbuf block. */
-extern const struct attribute_group *circbuf_groups[];
-void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st);
-void circbuf_show_ring(struct seq_file *m, struct circbuf_dev *cb,
-		       const char *prefix);
+void circbuf_remove_all_rings(void);
+int circbuf_rings_show(struct seq_file *m);
 
 /* circbuf_control.c: /dev/circbuf-control. */
 int circbuf_control_register(struct device *parent);
 void circbuf_control_deregister(void);
+
+/* circbuf_file.c: one ring's file operations. */
+extern const struct file_operations circbuf_fops;
+
+/* circbuf_storage.c: a ring's storage, and all rings' total capacity. */
+int circbuf_storage_alloc(struct device *dev, size_t cap,
+			  unsigned int seg_shift, struct circbuf_dma_buf *buf,
+			  struct circbuf_pkt **slot, size_t *nr_slots);
+void circbuf_storage_free(struct circbuf_dma_buf *buf, struct circbuf_pkt *slot);
+void circbuf_swap_storage(struct circbuf_dev *cb, struct circbuf_dma_buf *nbuf,
+			  struct circbuf_pkt **slot, size_t nr_slots, size_t cap);
+int circbuf_charge(struct circbuf_dev *cb, size_t bytes);
+void circbuf_uncharge(size_t bytes);
+unsigned long circbuf_charged(void);
+
+/* circbuf_observe.c: a ring's stats, sysfs group and /proc/circbuf lines. */
+extern const struct attribute_group *circbuf_groups[];
+void circbuf_fill_stats(struct circbuf_dev *cb, struct circbuf_stats *st);
+void circbuf_show_ring(struct seq_file *m, struct circbuf_dev *cb,
+		       const char *prefix);
 
 #if IS_ENABLED(CONFIG_DMA_ENGINE)
 void circbuf_dma_get(struct circbuf_dev *cb, bool any_channel);

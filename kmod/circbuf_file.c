@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One ring's file operations: open, release, read, write, poll, fasync,
- * the ioctls and io_uring's uring_cmd.
+ * the ioctls (CIRCBUF_SET_CAPACITY among them) and io_uring's uring_cmd.
  *
  * A read blocks while the ring is empty and some file is open for writing,
  * and returns 0 (end of file) once it is empty with no writer. A write
@@ -30,9 +30,11 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <asm/ioctls.h>
+#include <linux/capability.h>
 #include <linux/dmaengine.h>
 #include <linux/fs.h>
 #include <linux/ioctl.h>
+#include <linux/log2.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/pipe_fs_i.h>
@@ -45,6 +47,7 @@
 #include "circbuf.h"
 #include "circbuf_compat.h"
 #include "circbuf_dev.h"
+#include "circbuf_params.h"
 #include "circbuf_trace.h"
 
 /* Bytes moved between two chances to reschedule. */
@@ -162,7 +165,7 @@ static int circbuf_lock_io(struct circbuf_dev *cb, enum circbuf_dir dir,
  * held, wake the pollers of every direction it serves (io_uring's armed
  * polls among them, which retry now that the lock is free).
  */
-void circbuf_unlock_io(struct circbuf_dev *cb, enum circbuf_dir dir)
+static void circbuf_unlock_io(struct circbuf_dev *cb, enum circbuf_dir dir)
 {
 	struct circbuf_side *s = circbuf_locker(cb, dir);
 
@@ -273,7 +276,7 @@ static void circbuf_data_arrived(struct circbuf_dev *cb)
  * EPOLLOUT, wake a writer and the pollers, and signal the O_ASYNC writers.
  * A writer woken with less would find no room for an atomic write.
  */
-void circbuf_space_freed(struct circbuf_dev *cb)
+static void circbuf_space_freed(struct circbuf_dev *cb)
 {
 	if (!circbuf_writable(cb))
 		return;
@@ -751,6 +754,94 @@ static __poll_t circbuf_poll(struct file *file, poll_table *wait)
 	    !circbuf_side_busy(cb, CIRCBUF_TO_RING))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	return mask;
+}
+
+/*
+ * CIRCBUF_SET_CAPACITY: the capacity becomes @cap, or nothing changes.
+ * The new storage is allocated (and mapped for the DMA channel) first,
+ * then both sides' locks are taken, the writers' first: the one path that
+ * holds both. A lock is held only by a call that copies, so this waits
+ * for copies in progress, never for a caller that sleeps for data or
+ * space (those sleep unlocked). Sleepers wake to a changed ring and check
+ * their conditions again; a writer whose atomic write no longer fits the
+ * ring stores it in pieces, as any write larger than PIPE_BUF.
+ */
+static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
+{
+	struct circbuf_dma_buf nbuf = {};
+	struct circbuf_pkt *slot;
+	size_t nr_slots, old_cap, uncharge = cap;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (cap < 1 || cap > CIRCBUF_MAX_SIZE) {
+		dev_info_ratelimited(circbuf_node(cb), "capacity %llu is out of range: it must be 1..%u bytes\n",
+				     cap, CIRCBUF_MAX_SIZE);
+		return -EINVAL;
+	}
+
+	/* Both storages exist until the old one is freed. */
+	err = circbuf_charge(cb, cap);
+	if (err)
+		return err;
+	/* segment_size is fixed: not cb->buf, which a resize replaces. */
+	err = circbuf_storage_alloc(cb->dev, cap, ilog2(circbuf_segment_size),
+				    &nbuf, &slot, &nr_slots);
+	if (err)
+		goto err_uncharge;
+
+	if (mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_RING))) {
+		err = -ERESTARTSYS;
+		goto err_free_storage;
+	}
+	if (cb->split &&
+	    mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_USER))) {
+		err = -ERESTARTSYS;
+		goto err_unlock_writers;
+	}
+	/*
+	 * The channel holds still: this file is open (see @chan). Mapped
+	 * under the locks, so that a failure still changes nothing.
+	 */
+	if (cb->chan) {
+		err = circbuf_dma_buf_map(&nbuf, cb->buf.chan_dev);
+		if (err)
+			goto err_unlock_readers;
+	}
+	if (circbuf_ring_used(&cb->ring) > cap ||
+	    circbuf_pkts_count(&cb->pkts) > nr_slots) {
+		err = -EBUSY;
+		goto err_unmap_buf;
+	}
+
+	old_cap = cb->ring.cap;
+	circbuf_swap_storage(cb, &nbuf, &slot, nr_slots, cap);
+	trace_circbuf_resize(cb, old_cap);
+	dev_dbg(circbuf_node(cb), "capacity %zu -> %llu bytes, %zu kept, by %s[%d]\n",
+		old_cap, cap, circbuf_ring_used(&cb->ring), current->comm,
+		task_pid_nr(current));
+	uncharge = old_cap;
+	err = 0;
+	/* From here, nbuf and slot are the old storage, freed the same way. */
+
+err_unmap_buf:
+	if (nbuf.chan_sgts)
+		circbuf_dma_buf_unmap(&nbuf);
+err_unlock_readers:
+	if (cb->split)
+		circbuf_unlock_io(cb, CIRCBUF_TO_USER);
+err_unlock_writers:
+	circbuf_unlock_io(cb, CIRCBUF_TO_RING);
+	/* More room, or a smaller atomic_max: the writers check again. */
+	if (!err)
+		circbuf_space_freed(cb);
+err_free_storage:
+	circbuf_storage_free(&nbuf, slot);
+err_uncharge:
+	/* The old capacity once the new one is in place, else the new one. */
+	circbuf_uncharge(uncharge);
+	return err;
 }
 
 /* CIRCBUF_GET_STATS, CIRCBUF_SET_CAPACITY and FIONREAD. */

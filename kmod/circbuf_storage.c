@@ -2,22 +2,67 @@
 /*
  * A ring's storage: its coherent segments and packet slots, allocated at
  * creation and replaced by CIRCBUF_SET_CAPACITY, which moves the buffered
- * bytes and packets into the new storage with both sides' locks held.
+ * bytes and packets into the new storage with both sides' locks held; and
+ * the account of all rings' capacity against max_total_size.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/capability.h>
+#include <linux/device.h>
 #include <linux/fs.h>
-#include <linux/log2.h>
 #include <linux/mutex.h>
-#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
 #include <linux/pipe_fs_i.h>
 
 #include "circbuf.h"
 #include "circbuf_dev.h"
-#include "circbuf_trace.h"
+#include "circbuf_params.h"
+
+/* protects circbuf_total */
+static DEFINE_MUTEX(circbuf_total_lock);
+/* The capacity that all rings have reserved (circbuf_charge()). */
+static unsigned long circbuf_total;
+
+/*
+ * Reserve @bytes of ring capacity for @cb, against max_total_size: at its
+ * creation and before each change of its capacity, which gives the old
+ * capacity back once the new one is in place (both exist until then).
+ * Return: 0, or -ENOMEM past the limit, with a message.
+ */
+int circbuf_charge(struct circbuf_dev *cb, size_t bytes)
+{
+	int err = 0;
+
+	mutex_lock(&circbuf_total_lock);
+	if (bytes > circbuf_max_total_size - circbuf_total) {
+		dev_info_ratelimited(cb->dev, "%s: %zu more bytes would pass max_total_size=%lu (%lu in use): refused\n",
+				     cb->name, bytes, circbuf_max_total_size,
+				     circbuf_total);
+		err = -ENOMEM;
+	} else {
+		circbuf_total += bytes;
+	}
+	mutex_unlock(&circbuf_total_lock);
+	return err;
+}
+
+void circbuf_uncharge(size_t bytes)
+{
+	mutex_lock(&circbuf_total_lock);
+	circbuf_total -= bytes;
+	mutex_unlock(&circbuf_total_lock);
+}
+
+/* The capacity reserved now, for /proc/circbuf. */
+unsigned long circbuf_charged(void)
+{
+	unsigned long total;
+
+	mutex_lock(&circbuf_total_lock);
+	total = circbuf_total;
+	mutex_unlock(&circbuf_total_lock);
+	return total;
+}
 
 /*
  * Packet slots for a ring of @cap bytes (at load and at each change of
@@ -55,6 +100,13 @@ int circbuf_storage_alloc(struct device *dev, size_t cap,
 	return 0;
 }
 
+/* Undo circbuf_storage_alloc(). */
+void circbuf_storage_free(struct circbuf_dma_buf *buf, struct circbuf_pkt *slot)
+{
+	kvfree(slot);
+	circbuf_dma_buf_free(buf);
+}
+
 /*
  * Copy @len bytes from @src at ring offset @src_off (wrapping at its size)
  * to @dst from offset 0, segment piece by segment piece.
@@ -88,10 +140,8 @@ static void circbuf_buf_copy(const struct circbuf_dma_buf *dst,
  * seqcount write sections, so that a stats snapshot sees the capacity
  * change with the offsets.
  */
-static void circbuf_swap_storage(struct circbuf_dev *cb,
-				 struct circbuf_dma_buf *nbuf,
-				 struct circbuf_pkt **slot, size_t nr_slots,
-				 size_t cap)
+void circbuf_swap_storage(struct circbuf_dev *cb, struct circbuf_dma_buf *nbuf,
+			  struct circbuf_pkt **slot, size_t nr_slots, size_t cap)
 {
 	struct circbuf_ring *r = &cb->ring;
 	size_t used = r->prod.pos - r->cons.pos;
@@ -120,93 +170,3 @@ static void circbuf_swap_storage(struct circbuf_dev *cb,
 	*nbuf = old_buf;
 	*slot = old_slot;
 }
-
-/*
- * CIRCBUF_SET_CAPACITY: the capacity becomes @cap, or nothing changes.
- * The new storage is allocated (and mapped for the DMA channel) first,
- * then both sides' locks are taken, the writers' first: the one path that
- * holds both. A lock is held only by a call that copies, so this waits
- * for copies in progress, never for a caller that sleeps for data or
- * space (those sleep unlocked). Sleepers wake to a changed ring and check
- * their conditions again; a writer whose atomic write no longer fits the
- * ring stores it in pieces, as any write larger than PIPE_BUF.
- */
-int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
-{
-	struct circbuf_dma_buf nbuf = {};
-	struct circbuf_pkt *slot;
-	size_t nr_slots, old_cap, uncharge = cap;
-	int err;
-
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
-	if (cap < 1 || cap > CIRCBUF_MAX_SIZE) {
-		dev_info_ratelimited(circbuf_node(cb), "capacity %llu is out of range: it must be 1..%u bytes\n",
-				     cap, CIRCBUF_MAX_SIZE);
-		return -EINVAL;
-	}
-
-	/* Both storages exist until the old one is freed. */
-	err = circbuf_charge(cb, cap);
-	if (err)
-		return err;
-	/* segment_size is fixed: not cb->buf, which a resize replaces. */
-	err = circbuf_storage_alloc(cb->dev, cap, ilog2(circbuf_segment_size),
-				    &nbuf, &slot, &nr_slots);
-	if (err)
-		goto err_uncharge;
-
-	if (mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_RING))) {
-		err = -ERESTARTSYS;
-		goto err_free_storage;
-	}
-	if (cb->split &&
-	    mutex_lock_interruptible(circbuf_side_lock(cb, CIRCBUF_TO_USER))) {
-		err = -ERESTARTSYS;
-		goto err_unlock_writers;
-	}
-	/*
-	 * The channel holds still: this file is open (see @chan). Mapped
-	 * under the locks, so that a failure still changes nothing.
-	 */
-	if (cb->chan) {
-		err = circbuf_dma_buf_map(&nbuf, cb->buf.chan_dev);
-		if (err)
-			goto err_unlock_readers;
-	}
-	if (circbuf_ring_used(&cb->ring) > cap ||
-	    circbuf_pkts_count(&cb->pkts) > nr_slots) {
-		err = -EBUSY;
-		goto err_unmap_buf;
-	}
-
-	old_cap = cb->ring.cap;
-	circbuf_swap_storage(cb, &nbuf, &slot, nr_slots, cap);
-	trace_circbuf_resize(cb, old_cap);
-	dev_dbg(circbuf_node(cb), "capacity %zu -> %llu bytes, %zu kept, by %s[%d]\n",
-		old_cap, cap, circbuf_ring_used(&cb->ring), current->comm,
-		task_pid_nr(current));
-	uncharge = old_cap;
-	err = 0;
-	/* From here, nbuf and slot are the old storage, freed the same way. */
-
-err_unmap_buf:
-	if (nbuf.chan_sgts)
-		circbuf_dma_buf_unmap(&nbuf);
-err_unlock_readers:
-	if (cb->split)
-		circbuf_unlock_io(cb, CIRCBUF_TO_USER);
-err_unlock_writers:
-	circbuf_unlock_io(cb, CIRCBUF_TO_RING);
-	/* More room, or a smaller atomic_max: the writers check again. */
-	if (!err)
-		circbuf_space_freed(cb);
-err_free_storage:
-	kvfree(slot);
-	circbuf_dma_buf_free(&nbuf);
-err_uncharge:
-	/* The old capacity once the new one is in place, else the new one. */
-	circbuf_uncharge(uncharge);
-	return err;
-}
-

@@ -23,7 +23,7 @@ kernel_label() {
 # that load parameters of their own whatever the harness passed (the DMA
 # tests, the refused loads) or that would only repeat the run with the
 # defaults (the tracepoints). repeat_filter_dma keeps the DMA tests.
-repeat_skip='*CircbufParamRefused*:*CircbufLoadRefused*:CircbufObserveTrace*'
+repeat_skip='*CircbufParamRefused*:*CircbufLoadRefused*:CircbufObserveTrace*:CircbufRings*'
 repeat_filter="-CircbufDma*:$repeat_skip"
 repeat_filter_dma="-$repeat_skip"
 

@@ -559,7 +559,7 @@ TEST_F(CircbufRings, TwoRingsTransferOnTwoDmaChannelsAtOnce)
 		const auto data = pattern(0, 32768, seed);
 		std::vector<uint8_t> back(32768);
 		bool good = true;
-		for (int i = 0; i < 40 && good; i++)
+		for (int i = 0; i < 12 && good; i++)
 			good = sys_write(fd, data.data(), data.size()) == ok(32768) &&
 			       sys_read(fd, back.data(), back.size()) == ok(32768) && back == data;
 		running--;
