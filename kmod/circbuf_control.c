@@ -56,17 +56,15 @@ static long circbuf_control_add(const struct circbuf_ctl_add __user *argp)
 static long circbuf_control_ioctl(struct file *file, unsigned int cmd,
 				  unsigned long arg)
 {
+	/* Not ours is ENOTTY for everyone; ours need the capability. */
+	if (cmd != CIRCBUF_CTL_ADD && cmd != CIRCBUF_CTL_REMOVE)
+		return -ENOTTY;
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	switch (cmd) {
-	case CIRCBUF_CTL_ADD:
+	if (cmd == CIRCBUF_CTL_ADD)
 		return circbuf_control_add((const void __user *)arg);
-	case CIRCBUF_CTL_REMOVE:
-		/* The number itself, as LOOP_CTL_REMOVE's. */
-		return circbuf_remove_ring(arg > UINT_MAX ? UINT_MAX : arg);
-	default:
-		return -ENOTTY;
-	}
+	/* The number itself, as LOOP_CTL_REMOVE's. */
+	return circbuf_remove_ring(arg > UINT_MAX ? UINT_MAX : arg);
 }
 
 static const struct file_operations circbuf_control_fops = {

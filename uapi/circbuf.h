@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * circbuf: a bounded in-kernel pipe exposed as /dev/circbuf.
+ * circbuf: bounded in-kernel pipes, called rings, exposed as /dev/circbuf
+ * (ring 0), /dev/circbuf1, /dev/circbuf2, ..., and the control node
+ * /dev/circbuf-control, which adds and removes rings at run time.
  *
- * Writers fill a fixed-size circular buffer and readers drain it in FIFO
- * order, like a pipe(2) whose capacity is set with the buffer_size module
- * parameter. This header is the whole user-space ABI beyond read(2),
- * write(2), poll(2) and FIONREAD.
+ * In each ring writers fill a fixed-size circular buffer and readers drain
+ * it in FIFO order, like a pipe(2) whose capacity is set with the
+ * buffer_size module parameter. This header is the whole user-space ABI of
+ * the rings beyond read(2), write(2), poll(2) and FIONREAD, and that of the
+ * control node.
  *
  * Every structure is made of fixed-width fields laid out without implicit
  * padding, so 32-bit and 64-bit callers share one layout and the ioctls need

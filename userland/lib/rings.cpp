@@ -4,11 +4,13 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <type_traits>
 
 #include <sys/ioctl.h>
 
 #include "circbuf.h"
 #include "circbuf/io.h"
+#include "circbuf/stats.h"
 
 namespace circbuf {
 
@@ -65,6 +67,21 @@ std::optional<std::uint64_t> read_ring_stat(const std::string &name, std::string
 	if (!(in >> v))
 		return std::nullopt;
 	return v;
+}
+
+std::expected<circbuf_stats, std::error_code> read_ring_stats(const std::string &name,
+							      const std::string &misc_class)
+{
+	circbuf_stats s{};
+	bool all = true;
+	for_each_stat_field(s, [&](std::string_view field, auto &out) {
+		const auto v = all ? read_ring_stat(name, field, misc_class) : std::nullopt;
+		all = v.has_value();
+		out = static_cast<std::remove_reference_t<decltype(out)>>(v.value_or(0));
+	});
+	if (!all)
+		return std::unexpected(errno_code(ENOENT));
+	return s;
 }
 
 std::expected<unsigned, std::error_code> add_ring(int ctl_fd, std::uint64_t capacity,

@@ -11,6 +11,8 @@
 // unwritten remainder and the cancelled requests, in stream order, as the
 // next chain. io_uring ends a chain at each submit, so every io_uring_submit
 // carries exactly one chain of --qd requests.
+#include <sys/stat.h>
+
 #include "bench/bench_tool.h"
 
 using namespace circbuf;
@@ -80,6 +82,18 @@ const char *kEpilog =
 	"\n"
 	"Exit status: 0 success; 1 an I/O error, a verification failure or\n"
 	"another failure (the message names it); 2 a bad command line.";
+
+// Whether two paths name one device (or one file): /dev/./circbuf is
+// /dev/circbuf. Paths that cannot be looked at compare as strings.
+bool same_device(const std::string &a, const std::string &b)
+{
+	struct stat sa, sb;
+	if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0)
+		return a == b;
+	if (S_ISCHR(sa.st_mode) && S_ISCHR(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 Options parse_options(int argc, char **argv)
 {
@@ -183,7 +197,7 @@ Options parse_options(int argc, char **argv)
 		p.usage_error("--trips must be positive");
 	if (!o.reply.empty() && !o.pingpong)
 		p.usage_error("--reply applies to --pingpong only");
-	if (!o.reply.empty() && o.reply == o.device)
+	if (!o.reply.empty() && same_device(o.reply, o.device))
 		p.usage_error("--reply must be another ring than the target, " + o.device);
 	if (!o.plot.empty() && o.pingpong)
 		p.usage_error("--plot draws throughput; it does not apply to --pingpong");

@@ -42,8 +42,8 @@ Options parse_options(int argc, char **argv)
 		       "list    print each ring's number, device, capacity, bytes\n"
 		       "        buffered, readers and writers (from sysfs: no open file)\n\n"
 		       "add and remove need root (CAP_SYS_ADMIN and the control node, 0600).",
-		       "Exit status: 0 success, 1 the module refused or could not be "
-		       "reached,\n2 bad command line.");
+		       "Exit status: 0 success, 1 the module refused, could not be "
+		       "reached or\nhas no ring, 2 bad command line.");
 	p.size("capacity", "add: the ring's size, 1 to 256M (default: the module's\n"
 			   "buffer_size parameter)",
 	       o.capacity);
@@ -67,6 +67,8 @@ Options parse_options(int argc, char **argv)
 		p.usage_error("--capacity and --number apply to add only");
 	if (o.command != "list" && o.json)
 		p.usage_error("--json applies to list only");
+	if (o.command == "list" && o.control != kControlDevice)
+		p.usage_error("--control applies to add and remove: list reads sysfs");
 	if (o.number != kAnyNumber && o.number >= CIRCBUF_MAX_DEVICES)
 		p.usage_error("--number must be 0.." + std::to_string(CIRCBUF_MAX_DEVICES - 1));
 	return o;
@@ -130,11 +132,17 @@ int remove(const Options &o, int ctl)
 
 int list(const Options &o)
 {
+	// From sysfs, opening no ring: an open would take its DMA channel.
 	static constexpr const char *fields[] = {"capacity", "used", "readers", "writers"};
 	std::string out = o.json ? "[" : strprintf("%-6s %-18s %12s %12s %8s %8s\n", "RING", "DEVICE",
 							  "CAPACITY", "USED", "READERS", "WRITERS");
+	const auto rings = list_rings();
+	if (rings.empty()) {
+		print_error(kTool, std::string("no rings in ") + kMiscClass + ": is the module loaded?");
+		return 1;
+	}
 	bool first = true;
-	for (const RingInfo &r : list_rings()) {
+	for (const RingInfo &r : rings) {
 		std::uint64_t v[std::size(fields)];
 		bool gone = false;
 		for (size_t i = 0; i < std::size(fields); i++) {

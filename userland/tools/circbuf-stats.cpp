@@ -41,7 +41,9 @@ Options parse_options(int argc, char **argv)
 		       "(EBUSY) while more is buffered than the new capacity holds.\n\n"
 		       "--all prints every ring of the module (/dev/circbuf, /dev/circbuf1,\n"
 		       "...), each under its device's name; with --json, one array of\n"
-		       "objects, each with a \"device\" member.",
+		       "objects, each with a \"device\" member. It reads sysfs and opens\n"
+		       "no ring (an open would take the ring's DMA channel): each value is\n"
+		       "read on its own, so under load they may be a moment apart.",
 		       "Exit status: 0 success, 1 the device could not be opened "
 		       "or queried\n(with --all: any ring), 2 bad command line.");
 	p.flag("json", "print one JSON object with the same field names", o.json);
@@ -53,25 +55,6 @@ Options parse_options(int argc, char **argv)
 	if (o.all && (!args.empty() || o.set_capacity != kLeave))
 		p.usage_error("--all takes no DEVICE and no --set-capacity");
 	return o;
-}
-
-// One ring's snapshot, or a message on stderr.
-std::optional<circbuf_stats> query(const std::string &device)
-{
-	auto fd = open_fd(device.c_str(), O_RDONLY);
-	if (!fd) {
-		print_error(kTool, device, fd.error());
-		return std::nullopt;
-	}
-	auto s = get_stats(fd->get());
-	if (!s) {
-		if (s.error() == std::errc::inappropriate_io_control_operation)
-			print_error(kTool, device + ": not a circbuf device", s.error());
-		else
-			print_error(kTool, device + ": CIRCBUF_GET_STATS", s.error());
-		return std::nullopt;
-	}
-	return *s;
 }
 
 bool print(const std::string &out)
@@ -95,8 +78,10 @@ int print_all(const Options &o)
 	int status = 0;
 	bool first = true;
 	for (const RingInfo &r : rings) {
-		auto s = query(r.path);
+		// From sysfs: an open here would take the ring's DMA channel.
+		auto s = read_ring_stats(r.name);
 		if (!s) {
+			print_error(kTool, r.path + ": " + kMiscClass + "/" + r.name + "/stats", s.error());
 			status = 1;
 			continue;
 		}

@@ -10,6 +10,8 @@
 #include <system_error>
 #include <vector>
 
+#include "circbuf.h"
+
 namespace circbuf {
 
 inline constexpr const char *kControlDevice = "/dev/circbuf-control";
@@ -35,6 +37,13 @@ std::vector<RingInfo> list_rings(const std::string &misc_class = kMiscClass);
 // One value of /sys/class/misc/<name>/stats/, read with no open file.
 std::optional<std::uint64_t> read_ring_stat(const std::string &name, std::string_view field,
 					    const std::string &misc_class = kMiscClass);
+
+// Every field of ring @name from its sysfs files, with no open file: so
+// it takes no DMA channel and counts as no reader. Each file is a snapshot
+// of its own, so under load the fields may be a moment apart (the ioctl
+// gives one snapshot of all). ENOENT: no such ring (or it went meanwhile).
+std::expected<circbuf_stats, std::error_code> read_ring_stats(const std::string &name,
+							      const std::string &misc_class = kMiscClass);
 
 // CIRCBUF_CTL_ADD on the control node @ctl_fd: a ring of @capacity bytes (0:
 // the buffer_size parameter), numbered @number or the lowest free number.

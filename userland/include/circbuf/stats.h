@@ -19,28 +19,38 @@ std::expected<circbuf_stats, std::error_code> get_stats(int fd);
 // no CAP_SYS_ADMIN; EINVAL: out of 1..CIRCBUF_MAX_SIZE).
 std::expected<void, std::error_code> set_capacity(int fd, std::uint64_t bytes);
 
+// Call @f(name, field) for every field of struct circbuf_stats @s, in
+// declaration order, with a reference to the field (const if @s is): the
+// one list of the fields and their names. The JSON keys, the sysfs files
+// and the /proc/circbuf lines are the same names.
+template <typename S, typename F>
+void for_each_stat_field(S &s, F &&f)
+{
+	f(std::string_view("capacity"), s.capacity);
+	f(std::string_view("used"), s.used);
+	f(std::string_view("available"), s.available);
+	f(std::string_view("reads"), s.reads);
+	f(std::string_view("writes"), s.writes);
+	f(std::string_view("bytes_read"), s.bytes_read);
+	f(std::string_view("bytes_written"), s.bytes_written);
+	f(std::string_view("readers"), s.readers);
+	f(std::string_view("writers"), s.writers);
+	f(std::string_view("dma_submitted"), s.dma_submitted);
+	f(std::string_view("dma_completed"), s.dma_completed);
+	f(std::string_view("dma_failed"), s.dma_failed);
+	f(std::string_view("dma_timeouts"), s.dma_timeouts);
+	f(std::string_view("dma_bytes"), s.dma_bytes);
+	f(std::string_view("cpu_bytes"), s.cpu_bytes);
+	f(std::string_view("flags"), s.flags);
+	f(std::string_view("bytes_discarded"), s.bytes_discarded);
+}
+
 // Call @f(name, value) for every field of struct circbuf_stats, in
-// declaration order. The JSON keys are the same names.
+// declaration order.
 template <typename F>
 void for_each_stat(const circbuf_stats &s, F &&f)
 {
-	f(std::string_view("capacity"), std::uint64_t(s.capacity));
-	f(std::string_view("used"), std::uint64_t(s.used));
-	f(std::string_view("available"), std::uint64_t(s.available));
-	f(std::string_view("reads"), std::uint64_t(s.reads));
-	f(std::string_view("writes"), std::uint64_t(s.writes));
-	f(std::string_view("bytes_read"), std::uint64_t(s.bytes_read));
-	f(std::string_view("bytes_written"), std::uint64_t(s.bytes_written));
-	f(std::string_view("readers"), std::uint64_t(s.readers));
-	f(std::string_view("writers"), std::uint64_t(s.writers));
-	f(std::string_view("dma_submitted"), std::uint64_t(s.dma_submitted));
-	f(std::string_view("dma_completed"), std::uint64_t(s.dma_completed));
-	f(std::string_view("dma_failed"), std::uint64_t(s.dma_failed));
-	f(std::string_view("dma_timeouts"), std::uint64_t(s.dma_timeouts));
-	f(std::string_view("dma_bytes"), std::uint64_t(s.dma_bytes));
-	f(std::string_view("cpu_bytes"), std::uint64_t(s.cpu_bytes));
-	f(std::string_view("flags"), std::uint64_t(s.flags));
-	f(std::string_view("bytes_discarded"), std::uint64_t(s.bytes_discarded));
+	for_each_stat_field(s, [&](std::string_view name, const auto &v) { f(name, std::uint64_t(v)); });
 }
 
 // One "name  value" line per field; byte counts also in KiB/MiB/GiB.
