@@ -111,59 +111,6 @@ std::optional<unsigned long> param_number(const std::string &v)
 	return n;
 }
 
-// Runs argv with stdout and stderr captured, killing it after timeout.
-struct Command {
-	int status = -1;  // as waitpid() reports it; -1 if it could not run
-	std::string output;
-};
-
-Command run_command(const std::vector<std::string> &argv, Clock::duration timeout)
-{
-	Command c;
-	int out[2];
-	if (pipe2(out, O_CLOEXEC) != 0)
-		return c;
-	std::vector<char *> args;
-	for (const std::string &a : argv)
-		args.push_back(const_cast<char *>(a.c_str()));
-	args.push_back(nullptr);
-	const pid_t pid = fork();
-	if (pid < 0) {
-		close(out[0]);
-		close(out[1]);
-		return c;
-	}
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		dup2(out[1], STDERR_FILENO);
-		execvp(args[0], args.data());
-		_exit(127);
-	}
-	close(out[1]);
-	Fd rd(out[0]);
-	const auto deadline = Clock::now() + timeout;
-	char buf[4096];
-	for (;;) {
-		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-		if (left.count() <= 0) {
-			kill(pid, SIGKILL);
-			c.output += "\n[killed after the deadline]";
-			break;
-		}
-		pollfd p{rd.get(), POLLIN, 0};
-		if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR)
-			break;
-		const ssize_t n = read(rd.get(), buf, sizeof(buf));
-		if (n > 0)
-			c.output.append(buf, n);
-		else if (n == 0 || errno != EINTR)
-			break;
-	}
-	while (waitpid(pid, &c.status, 0) < 0 && errno == EINTR) {
-	}
-	return c;
-}
-
 // Where an executable is on PATH, or "".
 std::string find_program(const std::string &name)
 {

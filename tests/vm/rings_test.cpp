@@ -531,6 +531,61 @@ TEST_F(CircbufRings, UnloadTakesTheAddedRingsAlong)
 	EXPECT_NE(access("/sys/class/misc/circbuf40", F_OK), 0);
 }
 
+// ---- the tools ---------------------------------------------------------------
+
+TEST_F(CircbufRings, CtlToolAddsListsAndRemovesRings)
+{
+	const std::string tool = sibling_tool("circbuf-ctl");
+	if (tool.empty())
+		GTEST_SKIP() << "circbuf-ctl is not built next to this test";
+	const Command add = run_command({tool, "add", "--capacity=8K", "--number=7"}, 30s);
+	EXPECT_EQ(add.status, 0) << add.output;
+	EXPECT_EQ(add.output, "/dev/circbuf7\n");
+	const Command list = run_command({tool, "list", "--json"}, 30s);
+	EXPECT_EQ(list.status, 0) << list.output;
+	EXPECT_NE(list.output.find(R"({"number":7,"device":"/dev/circbuf7","capacity":8192,"used":0,)"),
+		  std::string::npos)
+		<< list.output;
+	const Command taken = run_command({tool, "add", "--number=0"}, 30s);
+	EXPECT_EQ(taken.status, 1 << 8);
+	EXPECT_NE(taken.output.find("that number is in use"), std::string::npos) << taken.output;
+	{
+		Fd fd = open_ring(7, O_RDONLY | O_NONBLOCK);
+		ASSERT_TRUE(fd.ok());
+		const Command busy = run_command({tool, "remove", "/dev/circbuf7"}, 30s);
+		EXPECT_EQ(busy.status, 1 << 8);
+		EXPECT_NE(busy.output.find("it is open"), std::string::npos) << busy.output;
+	}
+	const Command rm = run_command({tool, "remove", "7"}, 30s);
+	EXPECT_EQ(rm.status, 0) << rm.output;
+	EXPECT_EQ(ring_numbers().size(), kRings);
+}
+
+TEST_F(CircbufRings, StatsAllPrintsEveryRingAndOpensNone)
+{
+	const std::string tool = sibling_tool("circbuf-stats");
+	if (tool.empty())
+		GTEST_SKIP() << "circbuf-stats is not built next to this test";
+	Fd w = open_ring(2, O_WRONLY | O_NONBLOCK);
+	ASSERT_TRUE(w.ok());
+	ASSERT_EQ(sys_write(w.get(), "abc", 3), ok(3));
+	const Command all = run_command({tool, "--all", "--json"}, 30s);
+	EXPECT_EQ(all.status, 0) << all.output;
+	size_t at = 0;
+	for (unsigned n = 0; n < kRings; n++) {
+		const std::string dev = R"({"device":")" + ring_path(n) + R"(","capacity":)";
+		const size_t next = all.output.find(dev, at);
+		ASSERT_NE(next, std::string::npos) << ring_path(n) << " missing or out of order: " << all.output;
+		const size_t end = all.output.find('}', next);
+		const std::string obj = all.output.substr(next, end - next);
+		// No ring opened: the readers are those of the test, none.
+		EXPECT_NE(obj.find(R"("readers":0,)"), std::string::npos) << obj;
+		EXPECT_NE(obj.find(n == 2 ? R"("used":3,)" : R"("used":0,)"), std::string::npos) << obj;
+		EXPECT_NE(obj.find(n == 2 ? R"("writers":1,)" : R"("writers":0,)"), std::string::npos) << obj;
+		at = end;
+	}
+}
+
 // ---- DMA -------------------------------------------------------------------------
 
 // Every transfer by DMA, through circbuf's own engine with two channels,

@@ -124,8 +124,17 @@ bool wait_for_path(const char *path, bool present, Clock::duration timeout = 2s)
 bool wait_until_blocked(pid_t tid, long nr = -1, Clock::duration timeout = 2s,
 			std::string_view states = "S");
 
-// The circbuf-stress binary beside this test binary, or "" if there is none.
+// A tool built beside this test binary (circbuf-ctl, circbuf-stats...), or
+// "" if there is none; stress_tool() is circbuf-stress.
+std::string sibling_tool(const std::string &name);
 std::string stress_tool();
+
+// Runs argv with stdout and stderr captured, killing it after timeout.
+struct Command {
+	int status = -1;  // as waitpid() reports it; -1 if it could not run
+	std::string output;
+};
+Command run_command(const std::vector<std::string> &argv, Clock::duration timeout);
 
 // Runs circbuf-stress with args (the device path is appended) and adds a
 // failure unless it exits 0 within timeout; a tool still running then is
