@@ -84,6 +84,31 @@ std::map<std::string, std::string> read_proc()
 	return out;
 }
 
+// circbuf-stress in records mode (2 writers, 2 readers, 64-byte records)
+// on each of some rings at once, for two seconds; each run must prove every
+// record read exactly once. Joined on destruction, however the test ends.
+class RingLoad {
+public:
+	explicit RingLoad(const std::vector<unsigned> &rings)
+	{
+		for (unsigned n : rings)
+			runs_.emplace_back([n] {
+				run_stress_tool({"--writers=2", "--readers=2", "--duration=2", "--record-size=64"},
+						60s, ring_path(n));
+			});
+	}
+	RingLoad(const RingLoad &) = delete;
+	RingLoad &operator=(const RingLoad &) = delete;
+	~RingLoad()
+	{
+		for (auto &t : runs_)
+			t.join();
+	}
+
+private:
+	std::vector<std::thread> runs_;
+};
+
 // The module with devices=4; each test starts with exactly those four rings,
 // empty and closed (rings an earlier test added are removed).
 class CircbufRings : public CircbufTest {
@@ -242,14 +267,9 @@ TEST_F(CircbufRings, StressOnEveryRingAtOnceProvesEachRecordOnce)
 		GTEST_SKIP() << "circbuf-stress is not built next to this test";
 	if (!need_capacity(64))
 		return;
-	std::vector<std::thread> runs;
-	for (unsigned n = 0; n < kRings; n++)
-		runs.emplace_back([n] {
-			run_stress_tool({"--writers=2", "--readers=2", "--duration=2", "--record-size=64"}, 60s,
-					ring_path(n));
-		});
-	for (auto &t : runs)
-		t.join();
+	{
+		RingLoad load({0, 1, 2, 3});
+	}
 	for (unsigned n = 0; n < kRings; n++) {
 		Fd fd = open_ring(n, O_RDONLY | O_NONBLOCK);
 		ASSERT_TRUE(fd.ok());
@@ -426,21 +446,7 @@ TEST_F(CircbufRings, AddAndRemoveWhileOtherRingsAreUnderLoad)
 		GTEST_SKIP() << "circbuf-stress is not built next to this test";
 	if (!need_capacity(64))
 		return;
-	std::vector<std::thread> load;
-	// Joined however the test ends: a thread left running would abort it.
-	struct Joiner {
-		std::vector<std::thread> &threads;
-		~Joiner()
-		{
-			for (auto &t : threads)
-				t.join();
-		}
-	} joiner{load};
-	for (unsigned n : {0u, 1u})
-		load.emplace_back([n] {
-			run_stress_tool({"--writers=2", "--readers=2", "--duration=2", "--record-size=64"}, 60s,
-					ring_path(n));
-		});
+	RingLoad load({0, 1});
 	unsigned cycles = 0;
 	const auto until = Clock::now() + 1500ms;
 	while (Clock::now() < until) {
