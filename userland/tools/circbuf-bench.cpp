@@ -51,6 +51,10 @@ const char *kAbout =
 	"io_uring ends a chain at each submit, so each io_uring_submit carries\n"
 	"one chain of --qd requests); short transfers, -EAGAIN and -EINTR are\n"
 	"requeued. 'mixed' is an io_uring consumer with a read/write producer.\n"
+	"'multishot' is a read/write producer and a consumer with one\n"
+	"IORING_OP_READ_MULTISHOT request (Linux 6.7 and later; elsewhere the tool\n"
+	"says so and exits 2) over a ring of --qd provided buffers of a block\n"
+	"each: one request, a completion per read, in stream order.\n"
 	"\n"
 	"Each measurement ends when the producers have written --bytes or after\n"
 	"--duration, whichever comes first; the producers then close their files\n"
@@ -81,7 +85,8 @@ const char *kEpilog =
 	"never fell back to its worker pool).\n"
 	"\n"
 	"Exit status: 0 success; 1 an I/O error, a verification failure or\n"
-	"another failure (the message names it); 2 a bad command line.";
+	"another failure (the message names it); 2 a bad command line, or\n"
+	"--engine=multishot on a kernel without IORING_OP_READ_MULTISHOT.";
 
 // Whether two paths name one device (or one file): /dev/./circbuf is
 // /dev/circbuf. Paths that cannot be looked at compare as strings.
@@ -105,7 +110,7 @@ Options parse_options(int argc, char **argv)
 		 "comma-separated targets: circbuf, pipe or a path\n(default circbuf)",
 		 targets);
 	p.string("engine", "LIST",
-		 "comma-separated engines: sync, uring, mixed\n(default sync)", engines);
+		 "comma-separated engines: sync, uring, mixed,\nmultishot (default sync)", engines);
 	p.string("bs", "LIST",
 		 "comma-separated block sizes, e.g. 64,4K,64K,1M\n"
 		 "(default 4K; at most 64M)",
@@ -169,8 +174,8 @@ Options parse_options(int argc, char **argv)
 		o.targets.push_back(t);
 	}
 	for (auto &e : split_list(engines)) {
-		if (e != "sync" && e != "uring" && e != "mixed")
-			p.usage_error("bad engine '" + e + "': expected sync, uring or mixed");
+		if (e != "sync" && e != "uring" && e != "mixed" && e != "multishot")
+			p.usage_error("bad engine '" + e + "': expected sync, uring, mixed or multishot");
 		o.engines.push_back(e);
 	}
 	if (sweep) {
@@ -195,6 +200,15 @@ Options parse_options(int argc, char **argv)
 		p.usage_error("--pingpong is one producer and one consumer");
 	if (o.pingpong && o.trips == 0)
 		p.usage_error("--trips must be positive");
+	const bool multishot = std::find(o.engines.begin(), o.engines.end(), "multishot") != o.engines.end();
+	if (multishot && o.pingpong)
+		p.usage_error("--engine=multishot reads a stream; it does not apply to --pingpong");
+	if (multishot && !multishot_supported()) {
+		// Exit status 2, as for a bad command line: nothing was measured.
+		print_error(kTool, "--engine=multishot: this kernel has no IORING_OP_READ_MULTISHOT "
+				   "(Linux 6.7 and later)");
+		std::exit(2);
+	}
 	if (!o.reply.empty() && !o.pingpong)
 		p.usage_error("--reply applies to --pingpong only");
 	if (!o.reply.empty() && same_device(o.reply, o.device))

@@ -357,6 +357,11 @@ void fill_usage(Sample &s, const Usage &a, const Usage &b);
 // and count io-wq workers (with @uring) before the threads tear down.
 Sample time_run(Run &run, double duration, bool uring);
 
+// The multishot engine (multishot.cpp): whether the kernel has
+// IORING_OP_READ_MULTISHOT (6.7 and later), and the consumer that uses it.
+bool multishot_supported();
+void multishot_consumer(Run &run, unique_fd fd);
+
 // One throughput measurement of @engine on @t in blocks of @bs.
 Sample measure_stream(const Options &o, const Target &t, const std::string &engine,
 		      std::uint64_t bs, const Reference &ref, std::uint64_t pipe_size,

@@ -1,5 +1,5 @@
 // circbuf-bench: one throughput measurement, producers to consumers, by
-// read/write or io_uring.
+// read/write or io_uring (the multishot consumer is in multishot.cpp).
 #include "bench_tool.h"
 
 namespace circbuf::benchtool {
@@ -190,15 +190,17 @@ Sample measure_stream(const Options &o, const Target &t, const std::string &engi
 	// what does not divide evenly.
 	std::uint64_t share = o.bytes / o.producers;
 	std::vector<std::thread> threads;
+	auto consumer = engine == "multishot" ? multishot_consumer
+			: uring_cons	      ? uring_consumer
+					      : sync_consumer;
 	for (size_t i = 0; i < o.consumers; i++)
-		threads.emplace_back(uring_cons ? uring_consumer : sync_consumer,
-				     std::ref(run), std::move(ep.readers[i]));
+		threads.emplace_back(consumer, std::ref(run), std::move(ep.readers[i]));
 	for (size_t i = 0; i < o.producers; i++) {
 		std::uint64_t quota = share + (i == 0 ? o.bytes % o.producers : 0);
 		threads.emplace_back(uring_prod ? uring_producer : sync_producer,
 				     std::ref(run), std::move(ep.writers[i]), quota);
 	}
-	Sample s = time_run(run, o.duration, uring_prod || uring_cons);
+	Sample s = time_run(run, o.duration, uring_prod || uring_cons || engine == "multishot");
 	for (auto &th : threads)
 		th.join();
 	if (run.read != run.written)
