@@ -2,7 +2,8 @@
 /*
  * /dev/circbuf-control: adds and removes rings at run time, as
  * /dev/loop-control does loop devices. Root only: the node is 0600 and
- * each ioctl needs CAP_SYS_ADMIN, as CIRCBUF_SET_CAPACITY does.
+ * its two ioctls need CAP_SYS_ADMIN, as CIRCBUF_SET_CAPACITY does; any
+ * other request is ENOTTY, with or without it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

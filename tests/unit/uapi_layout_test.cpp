@@ -25,6 +25,8 @@ static_assert(sizeof(circbuf_stats) == 128, "struct circbuf_stats changed size: 
 static_assert(sizeof(circbuf_uring_cmd) == 16, "struct circbuf_uring_cmd must fill the SQE's 16-byte command area");
 static_assert(std::is_standard_layout_v<circbuf_stats> && std::is_trivially_copyable_v<circbuf_stats>);
 static_assert(std::is_standard_layout_v<circbuf_uring_cmd> && std::is_trivially_copyable_v<circbuf_uring_cmd>);
+static_assert(sizeof(circbuf_ctl_add) == 32, "struct circbuf_ctl_add changed size: a new ioctl number");
+static_assert(std::is_standard_layout_v<circbuf_ctl_add> && std::is_trivially_copyable_v<circbuf_ctl_add>);
 
 // Every field where it always was; appended fields take reserved's place.
 static_assert(offsetof(circbuf_stats, capacity) == 0);
@@ -46,6 +48,10 @@ static_assert(offsetof(circbuf_stats, flags) == 112);
 static_assert(offsetof(circbuf_stats, bytes_discarded) == 120);
 static_assert(offsetof(circbuf_uring_cmd, stats_addr) == 0);
 static_assert(offsetof(circbuf_uring_cmd, reserved) == 8);
+static_assert(offsetof(circbuf_ctl_add, capacity) == 0);
+static_assert(offsetof(circbuf_ctl_add, number) == 8);
+static_assert(offsetof(circbuf_ctl_add, flags) == 12);
+static_assert(offsetof(circbuf_ctl_add, reserved) == 16);
 
 // No padding: the fields' sizes add up to the structure's. With every
 // 64-bit field at a multiple of 8 and the size a multiple of 8, i386 (where
@@ -62,7 +68,12 @@ static_assert(sizeof kS.capacity + sizeof kS.used + sizeof kS.available + sizeof
 constexpr circbuf_uring_cmd kC{};
 static_assert(sizeof kC.stats_addr + sizeof kC.reserved == sizeof(circbuf_uring_cmd),
 	      "struct circbuf_uring_cmd has padding");
+constexpr circbuf_ctl_add kA{};
+static_assert(sizeof kA.capacity + sizeof kA.number + sizeof kA.flags + sizeof kA.reserved ==
+		      sizeof(circbuf_ctl_add),
+	      "struct circbuf_ctl_add has padding");
 static_assert(sizeof(circbuf_stats) % 8 == 0 && offsetof(circbuf_stats, dma_submitted) % 8 == 0);
+static_assert(sizeof(circbuf_ctl_add) % 8 == 0 && offsetof(circbuf_ctl_add, reserved) % 8 == 0);
 
 // The ioctl number encodes direction, type, number and size; pinned.
 static_assert(_IOC_DIR(CIRCBUF_GET_STATS) == _IOC_READ);
@@ -70,6 +81,11 @@ static_assert(_IOC_TYPE(CIRCBUF_GET_STATS) == CIRCBUF_IOC_MAGIC && CIRCBUF_IOC_M
 static_assert(_IOC_NR(CIRCBUF_GET_STATS) == 1);
 static_assert(_IOC_SIZE(CIRCBUF_GET_STATS) == sizeof(circbuf_stats));
 static_assert(CIRCBUF_GET_STATS == 0x8080B801u);
+static_assert(CIRCBUF_SET_CAPACITY == 0x4008B802u);
+// The control node's: ADD writes its structure in, REMOVE takes a number.
+static_assert(_IOC_DIR(CIRCBUF_CTL_ADD) == _IOC_WRITE && _IOC_SIZE(CIRCBUF_CTL_ADD) == sizeof(circbuf_ctl_add));
+static_assert(CIRCBUF_CTL_ADD == 0x4020B810u);
+static_assert(CIRCBUF_CTL_REMOVE == 0x0000B811u);
 
 // --- pahole -----------------------------------------------------------------
 
@@ -82,6 +98,7 @@ struct with_hole {
 // Keep the types in this binary's DWARF.
 [[maybe_unused]] volatile circbuf_stats g_stats{};
 [[maybe_unused]] volatile circbuf_uring_cmd g_cmd{};
+[[maybe_unused]] volatile circbuf_ctl_add g_add{};
 [[maybe_unused]] volatile with_hole g_hole{};
 
 // pahole's description of struct @name in this binary; nullopt-like empty
@@ -151,12 +168,21 @@ TEST(UapiLayout, UringCmdStructureHasNoHolesPerPahole)
 	expect_no_holes("circbuf_uring_cmd", 16);
 }
 
+TEST(UapiLayout, ControlAddStructureHasNoHolesPerPahole)
+{
+	expect_no_holes("circbuf_ctl_add", 32);
+}
+
 // The run-time view of the compile-time checks, so that ctest lists them.
 TEST(UapiLayout, SizesAndIoctlNumberArePinned)
 {
 	EXPECT_EQ(sizeof(circbuf_stats), 128u);
 	EXPECT_EQ(sizeof(circbuf_uring_cmd), 16u);
 	EXPECT_EQ(CIRCBUF_GET_STATS, 0x8080B801u);
+	EXPECT_EQ(sizeof(circbuf_ctl_add), 32u);
+	EXPECT_EQ(CIRCBUF_SET_CAPACITY, 0x4008B802u);
+	EXPECT_EQ(CIRCBUF_CTL_ADD, 0x4020B810u);
+	EXPECT_EQ(CIRCBUF_CTL_REMOVE, 0x0000B811u);
 }
 
 } // namespace
