@@ -140,8 +140,8 @@ static void circbuf_wake(struct circbuf_dev *cb, enum circbuf_dir side)
  * immediate retry would fail again, and io_uring gives a request that
  * keeps failing to an io-wq worker.
  */
-static int circbuf_lock_io(struct circbuf_dev *cb, enum circbuf_dir dir,
-			   struct kiocb *iocb)
+static inline int circbuf_lock_io(struct circbuf_dev *cb,
+				  enum circbuf_dir dir, struct kiocb *iocb)
 {
 	struct circbuf_side *s = circbuf_locker(cb, dir);
 
@@ -165,7 +165,8 @@ static int circbuf_lock_io(struct circbuf_dev *cb, enum circbuf_dir dir,
  * held, wake the pollers of every direction it serves (io_uring's armed
  * polls among them, which retry now that the lock is free).
  */
-static void circbuf_unlock_io(struct circbuf_dev *cb, enum circbuf_dir dir)
+static inline void circbuf_unlock_io(struct circbuf_dev *cb,
+				     enum circbuf_dir dir)
 {
 	struct circbuf_side *s = circbuf_locker(cb, dir);
 
@@ -219,11 +220,23 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
 
 			chunk = circbuf_seg_chunk(off, left, cb->buf.seg_shift,
 						  &idx, &seg_off);
+			/*
+			 * The underscored copies skip check_object_size(),
+			 * as copy_page_to_iter() does after page_copy_sane():
+			 * hardened usercopy guards slab objects and stacks,
+			 * and a coherent segment is neither, so it could only
+			 * look the address up, at about 140 instructions a
+			 * call (a third of a 64-byte read). The bound it
+			 * stands for is this one: the chunk stays inside its
+			 * segment.
+			 */
+			if (WARN_ON_ONCE(seg_off + chunk > cb->buf.segs[idx].len))
+				return done;
 			ring = cb->buf.segs[idx].cpu + seg_off;
 			if (dir == CIRCBUF_TO_USER)
-				copied = copy_to_iter(ring, chunk, iter);
+				copied = _copy_to_iter(ring, chunk, iter);
 			else
-				copied = copy_from_iter(ring, chunk, iter);
+				copied = _copy_from_iter(ring, chunk, iter);
 			done += copied;
 			if (copied != chunk)
 				return done;
@@ -242,8 +255,9 @@ static size_t circbuf_cpu_move(struct circbuf_dev *cb, struct iov_iter *iter,
  * the call. @packet: the bytes are one packet (a write in packet mode),
  * recorded before they are published, see circbuf_packets.h.
  */
-static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
-			   size_t n, size_t cpu, bool call, bool packet)
+static inline void circbuf_commit(struct circbuf_dev *cb,
+				  enum circbuf_dir dir, size_t n, size_t cpu,
+				  bool call, bool packet)
 {
 	struct circbuf_side_stats *st = &cb->side[dir].stats;
 
@@ -262,13 +276,26 @@ static void circbuf_commit(struct circbuf_dev *cb, enum circbuf_dir dir,
 }
 
 /*
+ * Signal the O_ASYNC files of list @fp with SIGIO and @band, if it has
+ * any. kill_fasync() starts with the same unlocked look, but behind a call
+ * that every read and write would pay for; no barrier, as there: a file
+ * that turns O_ASYNC on while this runs gets the signals of the calls that
+ * follow.
+ */
+static inline void circbuf_kill_fasync(struct fasync_struct **fp, int band)
+{
+	if (READ_ONCE(*fp))
+		kill_fasync(fp, SIGIO, band);
+}
+
+/*
  * Data arrived: wake a reader and the pollers, and signal the O_ASYNC
  * readers, as pipe_write() does after every write that stored something.
  */
-static void circbuf_data_arrived(struct circbuf_dev *cb)
+static inline void circbuf_data_arrived(struct circbuf_dev *cb)
 {
 	circbuf_wake(cb, CIRCBUF_TO_USER);
-	kill_fasync(&cb->rd_fasync, SIGIO, POLL_IN);
+	circbuf_kill_fasync(&cb->rd_fasync, POLL_IN);
 }
 
 /*
@@ -276,12 +303,12 @@ static void circbuf_data_arrived(struct circbuf_dev *cb)
  * EPOLLOUT, wake a writer and the pollers, and signal the O_ASYNC writers.
  * A writer woken with less would find no room for an atomic write.
  */
-static void circbuf_space_freed(struct circbuf_dev *cb)
+static inline void circbuf_space_freed(struct circbuf_dev *cb)
 {
 	if (!circbuf_writable(cb))
 		return;
 	circbuf_wake(cb, CIRCBUF_TO_RING);
-	kill_fasync(&cb->wr_fasync, SIGIO, POLL_OUT);
+	circbuf_kill_fasync(&cb->wr_fasync, POLL_OUT);
 }
 
 /*
@@ -331,11 +358,13 @@ static ssize_t circbuf_move(struct circbuf_dev *cb, struct iov_iter *iter,
 						circbuf_ring_writable(&cb->ring));
 	while (done < len) {
 		size_t batch = min_t(size_t, len - done, CIRCBUF_BATCH);
-		size_t reach = cb->chan && !nowait ?
+		size_t threshold = READ_ONCE(circbuf_dma_threshold);
+		/* Only a batch the threshold lets through asks for DMA. */
+		size_t reach = cb->chan && !nowait && batch >= threshold ?
 			       circbuf_dma_reach(iter, batch) : 0;
 		size_t moved = 0, cpu = 0;
 
-		if (reach && reach >= READ_ONCE(circbuf_dma_threshold) &&
+		if (reach && reach >= threshold &&
 		    (!whole || reach == batch) && !signal_pending(current)) {
 			ssize_t n;
 
