@@ -39,6 +39,7 @@
 #include <linux/module.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/poll.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/uio.h>
 #include <linux/uaccess.h>
@@ -52,6 +53,9 @@
 
 /* Bytes moved between two chances to reschedule. */
 #define CIRCBUF_BATCH		SZ_1M
+
+/* How long a side spins on the other's transfer before it sleeps. */
+#define CIRCBUF_SPIN_NS		(200 * NSEC_PER_USEC)
 
 static struct circbuf_dev *file_to_cb(struct file *file)
 {
@@ -196,6 +200,40 @@ static bool circbuf_side_busy(struct circbuf_dev *cb, enum circbuf_dir dir)
 
 	return test_bit(CIRCBUF_SIDE_CONTENDED, &s->flags) &&
 	       mutex_is_locked(&s->lock);
+}
+
+/*
+ * About to sleep until the other side of a split ring makes data
+ * (@dir TO_USER) or space (TO_RING): first spin while that side holds its
+ * lock, as a mutex's waiter spins on its running owner. The holder is in
+ * the middle of a transfer and publishes what this side waits for when it
+ * commits; when a block fills the ring the two sides take turns, and a
+ * short spin saves a sleep and a wake-up on each turn. Only a snapshot:
+ * the caller's wait_event_*() looks at its condition again. Never on one
+ * CPU, where the holder cannot run while this spins, nor with single
+ * locking, where the caller has just dropped the one lock. Bounded by
+ * CIRCBUF_SPIN_NS (the holder may be waiting for a fault or the DMA
+ * engine), by need_resched() and by a signal.
+ */
+static void circbuf_spin_on_other(struct circbuf_dev *cb, enum circbuf_dir dir)
+{
+	enum circbuf_dir other = dir == CIRCBUF_TO_USER ? CIRCBUF_TO_RING :
+							  CIRCBUF_TO_USER;
+	struct mutex *lock = &cb->side[other].lock;
+	u64 end;
+
+	if (!cb->split || num_online_cpus() < 2)
+		return;
+	end = local_clock() + CIRCBUF_SPIN_NS;
+	while (mutex_is_locked(lock)) {
+		if (dir == CIRCBUF_TO_USER ? circbuf_readable(cb) :
+					     circbuf_writable(cb))
+			return;
+		if (need_resched() || signal_pending(current) ||
+		    local_clock() > end)
+			return;
+		cpu_relax();
+	}
 }
 
 /*
@@ -577,6 +615,7 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 		if (circbuf_nowait(iocb))
 			return -EAGAIN;
 		trace_circbuf_block(cb, CIRCBUF_TO_USER);
+		circbuf_spin_on_other(cb, CIRCBUF_TO_USER);
 		if (wait_event_interruptible_exclusive(cb->rd_wait,
 						       circbuf_readable(cb)))
 			return -ERESTARTSYS;
@@ -690,6 +729,7 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 		}
 		circbuf_unlock_io(cb, CIRCBUF_TO_RING);
 		trace_circbuf_block(cb, CIRCBUF_TO_RING);
+		circbuf_spin_on_other(cb, CIRCBUF_TO_RING);
 		err = wait_event_interruptible_exclusive(cb->wr_wait,
 							 circbuf_writable(cb));
 		/*
