@@ -184,7 +184,11 @@ Sample measure_stream(const Options &o, const Target &t, const std::string &engi
 	size_t nthreads = o.producers + o.consumers;
 	Run run(o, what, bs, ref, pattern, nthreads);
 
-	bool uring_prod = engine == "uring";
+	// The multishot consumer's producer is whichever is faster in order:
+	// linked WRITE_FIXED chains from the registered reference stream with
+	// --fixed-buffers; write(2) without, as unregistered linked writes
+	// cost more than write(2) does (circbuf-bench(1)).
+	bool uring_prod = engine == "uring" || (engine == "multishot" && o.fixed_buffers);
 	bool uring_cons = engine == "uring" || engine == "mixed";
 	// Each producer writes whole blocks of its share; the first takes
 	// what does not divide evenly.
