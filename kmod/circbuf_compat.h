@@ -16,6 +16,7 @@
 #define CIRCBUF_COMPAT_H
 
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/uio.h>
 
@@ -103,6 +104,18 @@ static inline size_t list_count_nodes(struct list_head *head)
 	list_for_each(pos, head)
 		count++;
 	return count;
+}
+#endif
+
+/*
+ * vm_flags_set(): 6.3 made vma->vm_flags read-only outside these helpers.
+ * Before, the flags are set directly (mmap_lock is held for writing).
+ */
+#ifndef CIRCBUF_HAVE_VM_FLAGS_SET
+static inline void vm_flags_set(struct vm_area_struct *vma,
+				unsigned long flags)
+{
+	vma->vm_flags |= flags;
 }
 #endif
 

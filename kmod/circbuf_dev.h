@@ -6,6 +6,7 @@
 #ifndef _CIRCBUF_DEV_H
 #define _CIRCBUF_DEV_H
 
+#include <linux/atomic.h>
 #include <linux/errno.h>
 #include <linux/lockdep.h>
 #include <linux/miscdevice.h>
@@ -155,13 +156,20 @@ struct circbuf_dma_stats {
  *			changed by fasync_helper() under @open_lock, so that
  *			an O_RDWR file joins or leaves both at once, and read
  *			by kill_fasync() under RCU, with no lock of ours
+ * @map_lock:		held by mmap while it maps @buf, and by
+ *			CIRCBUF_SET_CAPACITY while it looks at @maps and
+ *			replaces @buf (circbuf_mmap.c)
+ * @maps:		vmas that map @buf: counted up under @map_lock by
+ *			mmap, and by the VM when it splits or moves one;
+ *			down with no lock when one goes
  *
  * Lock order: the writers' side lock, then the readers' (held together only
  * by CIRCBUF_SET_CAPACITY, circbuf_set_capacity()), then @dma_lock; I/O
- * holds one side's lock. @open_lock nests with none of them: poll,
- * the stats, FIONREAD and open/release never wait for a reader or a
- * writer, whatever it waits for (a page fault on a userfaultfd or FUSE
- * page, say).
+ * holds one side's lock. @map_lock nests inside the side locks (the
+ * resize) and inside mmap_lock (mmap), and takes no other lock. @open_lock
+ * nests with none of them: poll, the stats, FIONREAD and open/release
+ * never wait for a reader or a writer, whatever it waits for (a page fault
+ * on a userfaultfd or FUSE page, say).
  */
 struct circbuf_dev {
 	struct miscdevice misc;
@@ -194,6 +202,10 @@ struct circbuf_dev {
 	/* changed under @open_lock */
 	struct fasync_struct *rd_fasync;
 	struct fasync_struct *wr_fasync;
+
+	/* serialises mmap with the replacement of @buf */
+	struct mutex map_lock;
+	atomic_t maps;
 };
 
 /* The ring's own device, which its messages name: "misc circbuf1: ...". */
@@ -259,6 +271,9 @@ void circbuf_control_deregister(void);
 
 /* circbuf_file.c: one ring's file operations. */
 extern const struct file_operations circbuf_fops;
+
+/* circbuf_mmap.c */
+int circbuf_mmap(struct file *file, struct vm_area_struct *vma);
 
 /* circbuf_storage.c: a ring's storage, and all rings' total capacity. */
 int circbuf_storage_alloc(struct device *dev, size_t cap,

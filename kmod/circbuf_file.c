@@ -869,6 +869,13 @@ static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
 		err = -ERESTARTSYS;
 		goto err_unlock_writers;
 	}
+	/* No mmap starts until the storage is replaced, see circbuf_mmap(). */
+	mutex_lock(&cb->map_lock);
+	if (atomic_read(&cb->maps)) {
+		dev_info_ratelimited(circbuf_node(cb), "the capacity cannot change while the ring is mapped\n");
+		err = -EBUSY;
+		goto err_unlock_map;
+	}
 	/*
 	 * The channel holds still: this file is open (see @chan). Mapped
 	 * under the locks, so that a failure still changes nothing.
@@ -876,7 +883,7 @@ static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
 	if (cb->chan) {
 		err = circbuf_dma_buf_map(&nbuf, cb->buf.chan_dev);
 		if (err)
-			goto err_unlock_readers;
+			goto err_unlock_map;
 	}
 	if (circbuf_ring_used(&cb->ring) > cap ||
 	    circbuf_pkts_count(&cb->pkts) > nr_slots) {
@@ -897,7 +904,8 @@ static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
 err_unmap_buf:
 	if (nbuf.chan_sgts)
 		circbuf_dma_buf_unmap(&nbuf);
-err_unlock_readers:
+err_unlock_map:
+	mutex_unlock(&cb->map_lock);
 	if (cb->split)
 		circbuf_unlock_io(cb, CIRCBUF_TO_USER);
 err_unlock_writers:
@@ -975,5 +983,6 @@ const struct file_operations circbuf_fops = {
 	.unlocked_ioctl	= circbuf_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.uring_cmd	= circbuf_uring_cmd,
+	.mmap		= circbuf_mmap,
 };
 

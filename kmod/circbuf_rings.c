@@ -59,6 +59,7 @@ static struct circbuf_dev *circbuf_alloc_ring(struct device *dev,
 	mutex_init(&cb->side[CIRCBUF_TO_USER].lock);
 	mutex_init(&cb->open_lock);
 	mutex_init(&cb->dma_lock);
+	mutex_init(&cb->map_lock);
 	seqcount_init(&cb->side[CIRCBUF_TO_RING].seq);
 	seqcount_init(&cb->side[CIRCBUF_TO_USER].seq);
 	init_waitqueue_head(&cb->rd_wait);
@@ -68,6 +69,7 @@ static struct circbuf_dev *circbuf_alloc_ring(struct device *dev,
 
 static void circbuf_free_ring(struct circbuf_dev *cb)
 {
+	mutex_destroy(&cb->map_lock);
 	mutex_destroy(&cb->dma_lock);
 	mutex_destroy(&cb->open_lock);
 	mutex_destroy(&cb->side[CIRCBUF_TO_USER].lock);
