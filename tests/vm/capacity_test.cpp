@@ -26,25 +26,7 @@ using circbuf::KmsgTail;
 namespace circbuf_vm {
 namespace {
 
-// Every test leaves the module as the harness loaded it: the capacity
-// changed at run time is no module parameter, so SetUp would not notice.
-class CircbufCapacity : public CircbufTest {
-protected:
-	void TearDown() override
-	{
-		if (module_path()) {
-			const std::string err = reload_module(harness_params());
-			EXPECT_EQ(err, "") << "reloading after a capacity change";
-		}
-		CircbufTest::TearDown();
-	}
-};
-
-// CIRCBUF_SET_CAPACITY on fd: 0 or the errno.
-int set_capacity(int fd, uint64_t bytes)
-{
-	return ioctl(fd, CIRCBUF_SET_CAPACITY, &bytes) == 0 ? 0 : errno;
-}
+using CircbufCapacity = CircbufResizing;
 
 TEST_F(CircbufCapacity, GrowKeepsTheDataInOrderAcrossTheWrap)
 {

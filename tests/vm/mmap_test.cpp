@@ -61,12 +61,6 @@ private:
 	int errno_ = 0;
 };
 
-// CIRCBUF_SET_CAPACITY on fd: 0 or the errno.
-int set_capacity(int fd, uint64_t bytes)
-{
-	return ioctl(fd, CIRCBUF_SET_CAPACITY, &bytes) == 0 ? 0 : errno;
-}
-
 // The errno of an mmap that is expected to fail, or 0 if it succeeded.
 int mmap_error(int fd, size_t len, int prot, int flags = MAP_SHARED, off_t off = 0)
 {
@@ -74,19 +68,8 @@ int mmap_error(int fd, size_t len, int prot, int flags = MAP_SHARED, off_t off =
 	return m.ok() ? 0 : m.error();
 }
 
-// Every test changes the capacity at run time, which no module parameter
-// records: reload as the harness loaded it.
-class CircbufMmap : public CircbufTest {
+class CircbufMmap : public CircbufResizing {
 protected:
-	void TearDown() override
-	{
-		if (module_path()) {
-			const std::string err = reload_module(harness_params());
-			EXPECT_EQ(err, "") << "reloading after a capacity change";
-		}
-		CircbufTest::TearDown();
-	}
-
 	// An O_RDWR|O_NONBLOCK file of a ring emptied and resized to cap, so
 	// that its reader is at offset 0.
 	Fd resized(uint64_t cap)

@@ -677,4 +677,18 @@ class Watchdog : public testing::EmptyTestEventListener {
 
 }  // namespace
 
+int set_capacity(int fd, uint64_t bytes)
+{
+	return ioctl(fd, CIRCBUF_SET_CAPACITY, &bytes) == 0 ? 0 : errno;
+}
+
+void CircbufResizing::TearDown()
+{
+	if (module_path()) {
+		const std::string err = reload_module(harness_params());
+		EXPECT_EQ(err, "") << "reloading after a capacity change";
+	}
+	CircbufTest::TearDown();
+}
+
 }  // namespace circbuf_vm

@@ -341,6 +341,16 @@ protected:
 	bool has_dma_ = true;
 };
 
+// CIRCBUF_SET_CAPACITY on fd: 0 or the errno.
+int set_capacity(int fd, uint64_t bytes);
+
+// A fixture for tests that change the capacity at run time, which no module
+// parameter records: TearDown reloads the module as the harness loaded it.
+class CircbufResizing : public CircbufTest {
+protected:
+	void TearDown() override;
+};
+
 }  // namespace circbuf_vm
 
 #endif  // CIRCBUF_TESTS_VM_VM_TEST_H
