@@ -68,6 +68,12 @@ struct circbuf_side_stats {
  *		either side's count moved while it read
  * @stats:	the side's counters (written under the lock that serialises
  *		this direction, inside a write section of @seq)
+ * @holder:	the file that holds this direction's span (circbuf_span.c),
+ *		or NULL: the other callers of the direction wait for it as
+ *		for a call in progress. Set under the direction's lock; ended
+ *		under it, or with cmpxchg() by the holder's close or munmap
+ * @held:	the bytes of that span (the direction's lock)
+ * @hold_wait:	callers of the direction wait here for @holder to go
  *
  * Each side in cache lines of its own: a reader and a writer that run at
  * once write the same line only to wake each other.
@@ -78,6 +84,9 @@ struct circbuf_side {
 	unsigned long flags;
 	seqcount_t seq;
 	struct circbuf_side_stats stats;
+	struct file *holder;
+	size_t held;
+	wait_queue_head_t hold_wait;
 } ____cacheline_aligned_in_smp;
 
 /**
@@ -250,7 +259,7 @@ static inline void circbuf_stats_end(struct circbuf_dev *cb,
 
 /* Where the next @len bytes of a transfer in direction @dir lie. */
 static inline void circbuf_spans(struct circbuf_dev *cb, size_t len,
-				 enum circbuf_dir dir, struct circbuf_span sp[2])
+				 enum circbuf_dir dir, struct circbuf_piece sp[2])
 {
 	lockdep_assert_held(circbuf_side_lock(cb, dir));
 	if (dir == CIRCBUF_TO_USER)
@@ -274,6 +283,12 @@ extern const struct file_operations circbuf_fops;
 
 /* circbuf_mmap.c */
 int circbuf_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* circbuf_span.c: the span protocol of a mapped ring. */
+long circbuf_span_ioctl(struct circbuf_dev *cb, struct file *file,
+			unsigned int cmd, void __user *argp);
+void circbuf_span_end(struct circbuf_dev *cb, enum circbuf_dir dir,
+		      struct file *file);
 
 /* circbuf_storage.c: a ring's storage, and all rings' total capacity. */
 int circbuf_storage_alloc(struct device *dev, size_t cap,

@@ -55,7 +55,7 @@ struct circbuf_dma_chunk {
 struct circbuf_dma_walk {
 	const struct circbuf_dma_seg *segs;
 	unsigned int seg_shift;
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	unsigned int piece;
 	size_t off;
 	size_t left;
@@ -84,7 +84,7 @@ static inline void circbuf_dma_walk_set_sg(struct circbuf_dma_walk *w,
  */
 static inline void circbuf_dma_walk_init(struct circbuf_dma_walk *w,
 					 const struct circbuf_dma_buf *buf,
-					 const struct circbuf_span sp[2],
+					 const struct circbuf_piece sp[2],
 					 struct scatterlist *sgl,
 					 unsigned int nents)
 {

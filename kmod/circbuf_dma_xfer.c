@@ -147,7 +147,7 @@ static bool circbuf_dma_submit(struct circbuf_dev *cb, struct sg_table *sgt,
 {
 	struct circbuf_dma_chunk c;
 	struct circbuf_dma_walk w;
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	size_t total = 0;
 
 	circbuf_spans(cb, len, dir, sp);

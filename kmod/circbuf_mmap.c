@@ -44,7 +44,12 @@ static void circbuf_vm_open(struct vm_area_struct *vma)
  */
 static void circbuf_vm_close(struct vm_area_struct *vma)
 {
-	atomic_dec(&vma_to_cb(vma)->maps);
+	struct circbuf_dev *cb = vma_to_cb(vma);
+
+	/* Unmapping ends the spans its file holds, see circbuf_span.c. */
+	circbuf_span_end(cb, CIRCBUF_TO_USER, vma->vm_file);
+	circbuf_span_end(cb, CIRCBUF_TO_RING, vma->vm_file);
+	atomic_dec(&cb->maps);
 }
 
 static const struct vm_operations_struct circbuf_vm_ops = {

@@ -88,11 +88,11 @@ struct circbuf_ring {
 };
 
 /**
- * struct circbuf_span - one contiguous piece of the ring
+ * struct circbuf_piece - one contiguous piece of the ring
  * @off:	offset of the piece in the ring, < cap
  * @len:	length of the piece; @off + @len <= cap
  */
-struct circbuf_span {
+struct circbuf_piece {
 	size_t off;
 	size_t len;
 };
@@ -200,7 +200,7 @@ static inline size_t circbuf_ring_wr_off(const struct circbuf_ring *r)
  */
 static inline unsigned int circbuf_ring_split(size_t cap, size_t off,
 					      size_t len,
-					      struct circbuf_span sp[2])
+					      struct circbuf_piece sp[2])
 {
 	size_t first = circbuf_min(len, cap - off);
 
@@ -223,7 +223,7 @@ static inline unsigned int circbuf_ring_split(size_t cap, size_t off,
  */
 static inline size_t circbuf_ring_read_spans(const struct circbuf_ring *r,
 					     size_t len,
-					     struct circbuf_span sp[2])
+					     struct circbuf_piece sp[2])
 {
 	len = circbuf_min(len, circbuf_ring_readable(r));
 	circbuf_ring_split(r->cap, r->cons.off, len, sp);
@@ -240,7 +240,7 @@ static inline size_t circbuf_ring_read_spans(const struct circbuf_ring *r,
  */
 static inline size_t circbuf_ring_write_spans(const struct circbuf_ring *r,
 					      size_t len,
-					      struct circbuf_span sp[2])
+					      struct circbuf_piece sp[2])
 {
 	len = circbuf_min(len, circbuf_ring_writable(r));
 	circbuf_ring_split(r->cap, r->prod.off, len, sp);

@@ -60,6 +60,8 @@ static struct circbuf_dev *circbuf_alloc_ring(struct device *dev,
 	mutex_init(&cb->open_lock);
 	mutex_init(&cb->dma_lock);
 	mutex_init(&cb->map_lock);
+	init_waitqueue_head(&cb->side[CIRCBUF_TO_RING].hold_wait);
+	init_waitqueue_head(&cb->side[CIRCBUF_TO_USER].hold_wait);
 	seqcount_init(&cb->side[CIRCBUF_TO_RING].seq);
 	seqcount_init(&cb->side[CIRCBUF_TO_USER].seq);
 	init_waitqueue_head(&cb->rd_wait);

@@ -131,6 +131,51 @@ struct circbuf_stats {
 #define CIRCBUF_SET_CAPACITY	_IOW(CIRCBUF_IOC_MAGIC, 0x02, __u64)
 
 /**
+ * struct circbuf_span - a span of a mapped ring, for the span ioctls
+ * @offset:	out: where the span starts, in bytes from the start of the
+ *		mapping (mmap() of twice the capacity, see circbuf(4)); less
+ *		than the capacity, so the whole span lies in the mapping
+ * @len:	in: for an ACQUIRE, the bytes wanted (0: any, at least one);
+ *		for RX_RELEASE and TX_COMMIT, the bytes consumed or written,
+ *		at most what the ACQUIRE returned. out (ACQUIRE): the bytes
+ *		the span holds, all readable data or all free space, at least
+ *		the bytes wanted (except at end of file)
+ * @reserved:	must be zero
+ */
+struct circbuf_span {
+	__u64 offset;
+	__u64 len;
+	__u64 reserved[2];
+};
+
+/*
+ * The span protocol (circbuf(4)): read and write a mapped ring in place.
+ *
+ * CIRCBUF_RX_ACQUIRE waits, as read() does, until @len bytes (at least
+ * one) are readable, and returns where they are and how many there are:
+ * len 0 at end of file, EAGAIN with O_NONBLOCK, EINTR on a signal.
+ * CIRCBUF_RX_RELEASE then consumes @len of them, as a read() of that many
+ * would, and ends the span. CIRCBUF_TX_ACQUIRE waits for @len bytes of
+ * space (1 to the capacity; all at once, so up to PIPE_BUF bytes are
+ * atomic, as a write() is) and returns where the free space starts and
+ * how much there is; CIRCBUF_TX_COMMIT publishes @len bytes written there,
+ * as a write() of them would, and ends the span. While a file holds a
+ * span, the other readers (or writers) of the ring wait for it as they
+ * would for a read() (or write()) in progress; O_NONBLOCK ones get EAGAIN.
+ * Closing the file, or unmapping a mapping of it, ends its spans with
+ * nothing consumed or published. EBUSY: an ACQUIRE, read() or write() on
+ * a file that holds that direction's span. EINVAL: a nonzero reserved
+ * field, a release or commit without a span or larger than it,
+ * TX_ACQUIRE beyond the capacity or on a file in packet mode (O_DIRECT).
+ * EBADF: RX on a file not open for reading, TX on one not open for
+ * writing.
+ */
+#define CIRCBUF_RX_ACQUIRE	_IOWR(CIRCBUF_IOC_MAGIC, 0x20, struct circbuf_span)
+#define CIRCBUF_RX_RELEASE	_IOW(CIRCBUF_IOC_MAGIC, 0x21, struct circbuf_span)
+#define CIRCBUF_TX_ACQUIRE	_IOWR(CIRCBUF_IOC_MAGIC, 0x22, struct circbuf_span)
+#define CIRCBUF_TX_COMMIT	_IOW(CIRCBUF_IOC_MAGIC, 0x23, struct circbuf_span)
+
+/**
  * struct circbuf_uring_cmd - payload of an IORING_OP_URING_CMD request
  * @stats_addr:	user address of a struct circbuf_stats to fill
  * @reserved:	must be zero

@@ -174,7 +174,7 @@ static size_t check_walk(struct kunit *test, const struct circbuf_dma_buf *buf,
 	dma_addr_t prev_ring_end = 0;
 	struct circbuf_dma_chunk c;
 	struct circbuf_dma_walk w;
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 
 	circbuf_ring_split(buf->size, start, len, sp);
 	circbuf_dma_walk_init(&w, buf, sp, sgl, nents);
@@ -233,7 +233,7 @@ static void dma_sg_wrap_cuts_at_the_ring_end(struct kunit *test)
 	struct scatterlist *sgl = fake_sg(test, lens, 1);
 	struct circbuf_dma_chunk c;
 	struct circbuf_dma_walk w;
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 
 	fake_ring(test, &buf, 10007, 20);
 	KUNIT_EXPECT_EQ(test, check_walk(test, &buf, 9000, 3000, sgl, 1, SIZE_MAX), 2UL);
@@ -353,7 +353,7 @@ static void dma_sg_walk_stops_when_either_side_runs_out(struct kunit *test)
 	struct circbuf_dma_buf buf;
 	struct circbuf_dma_chunk c;
 	struct circbuf_dma_walk w;
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	size_t done = 0;
 
 	fake_ring(test, &buf, 1000, 20);

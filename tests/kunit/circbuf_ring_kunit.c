@@ -43,7 +43,7 @@ static struct circbuf_ring ring_at(size_t cap, size_t head, size_t used)
  * Whether the pieces cover ring offsets off, off + 1, ... modulo @cap, @len
  * of them, in order, each piece inside the ring.
  */
-static bool spans_cover(const struct circbuf_span sp[2], size_t cap,
+static bool spans_cover(const struct circbuf_piece sp[2], size_t cap,
 			size_t off, size_t len)
 {
 	size_t i = 0, k;
@@ -61,7 +61,7 @@ static bool spans_cover(const struct circbuf_span sp[2], size_t cap,
 
 static void ring_split_empty_transfer_has_no_pieces(struct kunit *test)
 {
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	size_t cap, off;
 
 	for (cap = 1; cap <= SMALL_CAP; cap++)
@@ -73,7 +73,7 @@ static void ring_split_empty_transfer_has_no_pieces(struct kunit *test)
 
 static void ring_split_covers_the_wrapped_range(struct kunit *test)
 {
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	size_t cap, off, len;
 
 	for (cap = 1; cap <= SMALL_CAP; cap++)
@@ -124,7 +124,7 @@ static void ring_every_small_state_is_consistent(struct kunit *test)
  */
 static void check_spans(struct kunit *test, bool write)
 {
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	size_t cap, head, used, len;
 
 	for (cap = 1; cap <= SMALL_CAP; cap++)
@@ -156,7 +156,7 @@ static void ring_write_spans_clamp_to_space_and_start_at_wr_off(struct kunit *te
 
 static void ring_full_ring_offers_no_space(struct kunit *test)
 {
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	size_t cap, head;
 
 	for (cap = 1; cap <= SMALL_CAP; cap++)
@@ -194,7 +194,7 @@ static void ring_consume_and_produce_move_the_right_index(struct kunit *test)
 
 static void ring_capacity_one_alternates_empty_and_full(struct kunit *test)
 {
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	struct circbuf_ring r;
 	int round;
 
@@ -217,7 +217,7 @@ static void ring_capacity_one_alternates_empty_and_full(struct kunit *test)
 
 static void ring_write_into_drained_ring_wraps_at_the_end(struct kunit *test)
 {
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 	struct circbuf_ring r;
 
 	circbuf_ring_init(&r, 10);
@@ -235,7 +235,7 @@ static void ring_largest_capacity_wraps_without_overflow(struct kunit *test)
 {
 	const size_t cap = CIRCBUF_MAX_SIZE;
 	struct circbuf_ring r = ring_at(cap, cap - 1, cap - 1);
-	struct circbuf_span sp[2];
+	struct circbuf_piece sp[2];
 
 	KUNIT_EXPECT_EQ(test, circbuf_ring_wr_off(&r), cap - 2);
 	KUNIT_ASSERT_EQ(test, circbuf_ring_read_spans(&r, cap, sp), cap - 1);
@@ -280,7 +280,7 @@ static void ring_random_operations_match_a_fifo(struct kunit *test)
 		for (op = 0; op < ops; op++) {
 			size_t len = prandom_u32_state(&rnd) % (cap + 3);
 			bool write = prandom_u32_state(&rnd) & 1;
-			struct circbuf_span sp[2];
+			struct circbuf_piece sp[2];
 			size_t n, i, p, bad = SIZE_MAX;
 
 			if (write)

@@ -121,7 +121,7 @@ TEST(PacketsConcurrent, WriterAndReaderInParallelKeepEveryBoundary)
 			const size_t len = len_of(i);
 			while (circbuf_ring_writable(&ring) < len || (is_packet(i) && !circbuf_pkts_room(&m.q)))
 				std::this_thread::yield();
-			circbuf_span sp[2];
+			circbuf_piece sp[2];
 			circbuf_ring_write_spans(&ring, len, sp);
 			size_t k = 0;
 			for (auto &s : sp)
@@ -141,7 +141,7 @@ TEST(PacketsConcurrent, WriterAndReaderInParallelKeepEveryBoundary)
 		const circbuf_pkt *p = circbuf_pkts_peek(&m.q);
 		size_t bytes;
 		const bool packet = circbuf_pkts_plan(p, ring.cons.pos, readable, &bytes);
-		circbuf_span sp[2];
+		circbuf_piece sp[2];
 		const size_t n = circbuf_ring_read_spans(&ring, bytes, sp);
 		for (auto &s : sp)
 			for (size_t j = 0; j < s.len; j++) {

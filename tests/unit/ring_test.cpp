@@ -16,7 +16,7 @@ namespace {
 constexpr size_t kMaxSmallCap = 17;
 
 // The ring offsets a transfer of @sp covers, in order.
-std::vector<size_t> offsets_of(const circbuf_span sp[2], unsigned pieces)
+std::vector<size_t> offsets_of(const circbuf_piece sp[2], unsigned pieces)
 {
 	std::vector<size_t> out;
 	for (unsigned p = 0; p < pieces; p++)
@@ -72,7 +72,7 @@ void for_each_split(size_t min_len, F &&f)
 	for (size_t cap = 1; cap <= kMaxSmallCap; cap++)
 		for (size_t off = 0; off < cap; off++)
 			for (size_t len = min_len; len <= cap; len++) {
-				circbuf_span sp[2];
+				circbuf_piece sp[2];
 				unsigned n = circbuf_ring_split(cap, off, len, sp);
 				f(cap, off, len, sp, n);
 				if (testing::Test::HasFatalFailure())
@@ -84,7 +84,7 @@ TEST(RingSplit, EmptyTransferHasNoPieces)
 {
 	for (size_t cap = 1; cap <= kMaxSmallCap; cap++)
 		for (size_t off = 0; off < cap; off++) {
-			circbuf_span sp[2];
+			circbuf_piece sp[2];
 			EXPECT_EQ(circbuf_ring_split(cap, off, 0, sp), 0u);
 			EXPECT_EQ(sp[0].len, 0u);
 			EXPECT_EQ(sp[1].len, 0u);
@@ -93,7 +93,7 @@ TEST(RingSplit, EmptyTransferHasNoPieces)
 
 TEST(RingSplit, CoversExactlyTheWrappedRangeAtEveryOffset)
 {
-	for_each_split(0, [](size_t cap, size_t off, size_t len, const circbuf_span sp[2], unsigned n) {
+	for_each_split(0, [](size_t cap, size_t off, size_t len, const circbuf_piece sp[2], unsigned n) {
 		EXPECT_EQ(offsets_of(sp, n), expected_offsets(cap, off, len))
 			<< "cap " << cap << " off " << off << " len " << len;
 	});
@@ -101,7 +101,7 @@ TEST(RingSplit, CoversExactlyTheWrappedRangeAtEveryOffset)
 
 TEST(RingSplit, TwoPiecesExactlyWhenTheTransferWraps)
 {
-	for_each_split(1, [](size_t cap, size_t off, size_t len, const circbuf_span sp[2], unsigned n) {
+	for_each_split(1, [](size_t cap, size_t off, size_t len, const circbuf_piece sp[2], unsigned n) {
 		bool wraps = off + len > cap;
 		ASSERT_EQ(n, wraps ? 2u : 1u);
 		EXPECT_EQ(sp[0].off, off);
@@ -139,7 +139,7 @@ TEST(RingReadSpans, ClampToUsedAndStartAtHead)
 {
 	for_each_state([](circbuf_ring r) {
 		for (size_t len = 0; len <= r.cap + 2; len++) {
-			circbuf_span sp[2];
+			circbuf_piece sp[2];
 			size_t got = circbuf_ring_read_spans(&r, len, sp);
 			EXPECT_EQ(got, std::min(len, used_of(r)));
 			EXPECT_EQ(offsets_of(sp, 2), expected_offsets(r.cap, head_of(r), got));
@@ -151,7 +151,7 @@ TEST(RingWriteSpans, ClampToSpaceAndStartAtWrOff)
 {
 	for_each_state([](circbuf_ring r) {
 		for (size_t len = 0; len <= r.cap + 2; len++) {
-			circbuf_span sp[2];
+			circbuf_piece sp[2];
 			size_t got = circbuf_ring_write_spans(&r, len, sp);
 			EXPECT_EQ(got, std::min(len, r.cap - used_of(r)));
 			EXPECT_EQ(offsets_of(sp, 2),
@@ -165,7 +165,7 @@ TEST(RingWriteSpans, FullRingOffersNothing)
 	for (size_t cap = 1; cap <= kMaxSmallCap; cap++)
 		for (size_t head = 0; head < cap; head++) {
 			circbuf_ring r = make_ring(cap, head, cap);
-			circbuf_span sp[2];
+			circbuf_piece sp[2];
 			EXPECT_EQ(circbuf_ring_write_spans(&r, cap, sp), 0u);
 			EXPECT_EQ(sp[0].len + sp[1].len, 0u);
 		}
@@ -221,7 +221,7 @@ TEST(RingCapacityOne, AlternatesBetweenEmptyAndFull)
 {
 	circbuf_ring r;
 	circbuf_ring_init(&r, 1);
-	circbuf_span sp[2];
+	circbuf_piece sp[2];
 	for (int round = 0; round < 3; round++) {
 		EXPECT_EQ(circbuf_ring_read_spans(&r, 1, sp), 0u);
 		ASSERT_EQ(circbuf_ring_write_spans(&r, 5, sp), 1u);
@@ -247,7 +247,7 @@ struct ModelRing {
 
 	size_t write(const std::vector<uint8_t> &data)
 	{
-		circbuf_span sp[2];
+		circbuf_piece sp[2];
 		size_t n = circbuf_ring_write_spans(&r, data.size(), sp), k = 0;
 		for (auto &s : sp)
 			for (size_t i = 0; i < s.len; i++)
@@ -259,7 +259,7 @@ struct ModelRing {
 
 	std::vector<uint8_t> read(size_t len)
 	{
-		circbuf_span sp[2];
+		circbuf_piece sp[2];
 		std::vector<uint8_t> out;
 		size_t n = circbuf_ring_read_spans(&r, len, sp);
 		for (auto &s : sp)
@@ -306,7 +306,7 @@ TEST(RingModel, WritesIntoADrainedRingWrapAtTheEnd)
 	ModelRing ring(10);
 	ring.write(std::vector<uint8_t>(7, 1));
 	ring.read(7);
-	circbuf_span sp[2];
+	circbuf_piece sp[2];
 	EXPECT_EQ(circbuf_ring_write_spans(&ring.r, 10, sp), 10u);
 	EXPECT_EQ(sp[0].off, 7u);
 	EXPECT_EQ(sp[0].len, 3u);
@@ -356,7 +356,7 @@ TEST(RingConcurrent, OneWriterAndOneReaderInParallelKeepTheStreamExact)
 		std::thread writer([&] {
 			std::mt19937 rng(1);
 			size_t sent = 0;
-			circbuf_span sp[2];
+			circbuf_piece sp[2];
 			while (sent < total) {
 				size_t n = circbuf_ring_write_spans(&ring.r,
 					std::min<size_t>(total - sent, rng() % (cap + 1) + 1), sp);
@@ -370,7 +370,7 @@ TEST(RingConcurrent, OneWriterAndOneReaderInParallelKeepTheStreamExact)
 		});
 		std::mt19937 rng(2);
 		size_t got = 0, bad = 0;
-		circbuf_span sp[2];
+		circbuf_piece sp[2];
 		while (got < total) {
 			size_t n = circbuf_ring_read_spans(&ring.r, rng() % (cap + 1) + 1, sp);
 			for (auto &p : sp)

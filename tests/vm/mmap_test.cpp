@@ -27,40 +27,6 @@ using circbuf::KmsgTail;
 namespace circbuf_vm {
 namespace {
 
-const size_t kPage = size_t(sysconf(_SC_PAGESIZE));
-
-// A mapping of a ring, unmapped when it goes out of scope.
-class Mapping {
-public:
-	Mapping(int fd, size_t len, int prot, int flags = MAP_SHARED, off_t off = 0)
-		: len_(len)
-	{
-		void *p = mmap(nullptr, len, prot, flags, fd, off);
-		if (p == MAP_FAILED)
-			errno_ = errno;
-		else
-			addr_ = static_cast<uint8_t *>(p);
-	}
-	~Mapping() { reset(); }
-	Mapping(const Mapping &) = delete;
-	Mapping &operator=(const Mapping &) = delete;
-
-	bool ok() const { return addr_ != nullptr; }
-	int error() const { return errno_; }
-	uint8_t *data() const { return addr_; }
-	void reset()
-	{
-		if (addr_)
-			munmap(addr_, len_);
-		addr_ = nullptr;
-	}
-
-private:
-	uint8_t *addr_ = nullptr;
-	size_t len_;
-	int errno_ = 0;
-};
-
 // The errno of an mmap that is expected to fail, or 0 if it succeeded.
 int mmap_error(int fd, size_t len, int prot, int flags = MAP_SHARED, off_t off = 0)
 {

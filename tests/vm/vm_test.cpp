@@ -691,4 +691,20 @@ void CircbufResizing::TearDown()
 	CircbufTest::TearDown();
 }
 
+Mapping::Mapping(int fd, size_t len, int prot, int flags, off_t off) : len_(len)
+{
+	void *p = mmap(nullptr, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
+		errno_ = errno;
+	else
+		addr_ = static_cast<uint8_t *>(p);
+}
+
+void Mapping::reset()
+{
+	if (addr_)
+		munmap(addr_, len_);
+	addr_ = nullptr;
+}
+
 }  // namespace circbuf_vm

@@ -18,7 +18,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -302,6 +304,27 @@ private:
 	uint8_t *page_ = nullptr;
 	size_t size_ = 0;
 	std::string error_;
+	int errno_ = 0;
+};
+
+inline const size_t kPage = size_t(sysconf(_SC_PAGESIZE));
+
+// A mapping of a ring, unmapped when it goes out of scope.
+class Mapping {
+public:
+	Mapping(int fd, size_t len, int prot, int flags = MAP_SHARED, off_t off = 0);
+	~Mapping() { reset(); }
+	Mapping(const Mapping &) = delete;
+	Mapping &operator=(const Mapping &) = delete;
+
+	bool ok() const { return addr_ != nullptr; }
+	int error() const { return errno_; }
+	uint8_t *data() const { return addr_; }
+	void reset();
+
+private:
+	uint8_t *addr_ = nullptr;
+	size_t len_;
 	int errno_ = 0;
 };
 
