@@ -1,6 +1,7 @@
 // Vectored I/O, splice and io_uring on /dev/circbuf: the iov_iter data path
 // (read_iter/write_iter) and its IOCB_NOWAIT behaviour.
 #include "vm_test.h"
+#include "uring.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,22 +22,6 @@ namespace circbuf_vm {
 namespace {
 
 class CircbufIter : public CircbufTest {};
-
-class Ring {
-public:
-	explicit Ring(unsigned flags = 0) { ok_ = io_uring_queue_init(8, &ring_, flags) == 0; }
-	~Ring()
-	{
-		if (ok_)
-			io_uring_queue_exit(&ring_);
-	}
-	bool ok() const { return ok_; }
-	io_uring *get() { return &ring_; }
-
-private:
-	io_uring ring_{};
-	bool ok_ = false;
-};
 
 // A test of io_uring, with a ring of its own.
 class CircbufUring : public CircbufTest {
@@ -149,17 +134,6 @@ TEST_F(CircbufUring, ReadOfEmptyDeviceWaitsWithoutAWorkerAndCompletesOnWrite)
 }
 
 // Waits up to timeout for one completion; returns its res, or -ETIME.
-int wait_res(io_uring *ring, __kernel_timespec ts = {5, 0})
-{
-	io_uring_cqe *cqe = nullptr;
-	int ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
-	if (ret)
-		return ret;
-	int res = cqe->res;
-	io_uring_cqe_seen(ring, cqe);
-	return res;
-}
-
 // A write and, linked so that it starts once the write completed, a read,
 // each set up on its SQE by its prep function and given sqe_flags besides
 // the link: both must move n bytes.

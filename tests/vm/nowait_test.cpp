@@ -9,6 +9,7 @@
 // worker. Once the fault is served, the sleeper's call completes and no byte
 // is lost. Signals are nowait_signal_test.cpp's half.
 #include "vm_test.h"
+#include "uring.h"
 
 #include "circbuf/stats.h"
 
@@ -63,38 +64,6 @@ std::string events_str(int ev)
 			s += s.empty() ? name : std::string("|") + name;
 	return s.empty() ? "0" : s;
 }
-
-// An io_uring instance, torn down on scope exit.
-class Ring {
-public:
-	Ring() { ok_ = io_uring_queue_init(4, &ring_, 0) == 0; }
-	Ring(const Ring &) = delete;
-	Ring &operator=(const Ring &) = delete;
-	~Ring()
-	{
-		if (ok_)
-			io_uring_queue_exit(&ring_);
-	}
-	bool ok() const { return ok_; }
-	io_uring *get() { return &ring_; }
-
-	// Waits for one completion up to kCompletionDeadline: cqe->res, or
-	// -ETIME.
-	int wait_res()
-	{
-		io_uring_cqe *cqe = nullptr;
-		__kernel_timespec ts = kCompletionDeadline;
-		if (int e = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts); e != 0)
-			return e;
-		int res = cqe->res;
-		io_uring_cqe_seen(&ring_, cqe);
-		return res;
-	}
-
-private:
-	io_uring ring_{};
-	bool ok_ = false;
-};
 
 // io-wq workers that io_uring created for requests submitted by thread tid:
 // they are named "iou-wrk-TID".
@@ -564,7 +533,7 @@ TEST_P(CircbufNoWait, UringCmdStatsReportsTheRingPromptly)
 	const int fd = files_[kReadOnly].get();
 	auto p = call<StatsReply>("IORING_OP_URING_CMD CIRCBUF_GET_STATS, submission to completion", [fd] {
 		StatsReply r;
-		Ring ring;
+		Ring ring(0, 4);
 		if (!ring.ok())
 			return StatsReply{-ENOMEM, {}};
 		// The request outlives this call if it never completes.
@@ -576,7 +545,7 @@ TEST_P(CircbufNoWait, UringCmdStatsReportsTheRingPromptly)
 		std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
 		if (int n = io_uring_submit(ring.get()); n != 1)
 			return StatsReply{n < 0 ? n : -EIO, {}};
-		r.res = ring.wait_res();
+		r.res = ring.wait_res(kCompletionDeadline);
 		if (r.res == -ETIME)
 			(void)st.release();
 		else
@@ -683,7 +652,7 @@ TEST_P(CircbufNoWait, UringRequestOnTheBusySideWaitsWithoutAWorkerAndCompletesAf
 	};
 	const int fd = other_.get();
 	Background<Outcome> runner([&, fd, data = buf.get()] {
-		Ring ring;
+		Ring ring(0, 4);
 		if (!ring.ok())
 			return Outcome{-ENOMEM, 0};
 		io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
@@ -695,7 +664,7 @@ TEST_P(CircbufNoWait, UringRequestOnTheBusySideWaitsWithoutAWorkerAndCompletesAf
 		submitted = true;
 		if (submit_res != 1)
 			return Outcome{-EIO, 0};
-		const int res = ring.wait_res();
+		const int res = ring.wait_res(kCompletionDeadline);
 		return Outcome{res, io_workers_of(gettid())};
 	});
 	ServeUnlessDone guard{*this, [&runner] { return runner.done(); }};
