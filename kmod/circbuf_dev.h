@@ -285,8 +285,8 @@ extern const struct file_operations circbuf_fops;
 int circbuf_mmap(struct file *file, struct vm_area_struct *vma);
 
 /* circbuf_span.c: the span protocol of a mapped ring. */
-long circbuf_span_ioctl(struct circbuf_dev *cb, struct file *file,
-			unsigned int cmd, void __user *argp);
+long circbuf_span_cmd(struct circbuf_dev *cb, struct file *file,
+		      unsigned int cmd, void __user *argp, bool nowait);
 void circbuf_span_end(struct circbuf_dev *cb, enum circbuf_dir dir,
 		      struct file *file);
 

@@ -669,7 +669,7 @@ static long circbuf_ioctl(struct file *file, unsigned int cmd,
 	case CIRCBUF_RX_RELEASE:
 	case CIRCBUF_TX_ACQUIRE:
 	case CIRCBUF_TX_COMMIT:
-		return circbuf_span_ioctl(cb, file, cmd, argp);
+		return circbuf_span_cmd(cb, file, cmd, argp, false);
 	case FIONREAD:
 		/* An int, as for pipes: the capacity is far below INT_MAX. */
 		used = circbuf_ring_used(&cb->ring);
@@ -679,7 +679,10 @@ static long circbuf_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-/* IORING_OP_URING_CMD: CIRCBUF_GET_STATS for event loops, see the uapi. */
+/*
+ * IORING_OP_URING_CMD: CIRCBUF_GET_STATS and the span protocol for event
+ * loops, see the uapi.
+ */
 static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
 			     unsigned int issue_flags)
 {
@@ -688,17 +691,32 @@ static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
 	struct circbuf_stats st;
 	u64 addr;
 
-	if (ioucmd->cmd_op != CIRCBUF_GET_STATS)
-		return -ENOTTY;
 	/* The command area is shared with user space: read it once. */
-	addr = READ_ONCE(cmd->stats_addr);
+	addr = READ_ONCE(cmd->addr);
 	if (READ_ONCE(cmd->reserved))
 		return -EINVAL;
 
-	/* No lock to wait for: this completes inline, never in io-wq. */
-	circbuf_fill_stats(cb, &st);
-
-	return copy_to_user(u64_to_user_ptr(addr), &st, sizeof(st)) ? -EFAULT : 0;
+	switch (ioucmd->cmd_op) {
+	case CIRCBUF_GET_STATS:
+		/* No lock to wait for: this completes inline, never in io-wq. */
+		circbuf_fill_stats(cb, &st);
+		return copy_to_user(u64_to_user_ptr(addr), &st, sizeof(st)) ?
+		       -EFAULT : 0;
+	case CIRCBUF_RX_ACQUIRE:
+	case CIRCBUF_RX_RELEASE:
+	case CIRCBUF_TX_ACQUIRE:
+	case CIRCBUF_TX_COMMIT:
+		/*
+		 * The issue from the submitter must not sleep: -EAGAIN sends
+		 * the command to an io-wq worker, which issues it again
+		 * without IO_URING_F_NONBLOCK and waits there, as the ioctl.
+		 */
+		return circbuf_span_cmd(cb, ioucmd->file, ioucmd->cmd_op,
+					u64_to_user_ptr(addr),
+					issue_flags & IO_URING_F_NONBLOCK);
+	default:
+		return -ENOTTY;
+	}
 }
 
 const struct file_operations circbuf_fops = {

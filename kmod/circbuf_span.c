@@ -90,8 +90,21 @@ static size_t circbuf_rx_avail(struct circbuf_dev *cb, bool *packet)
 	return *packet ? p->len : bytes;
 }
 
+/*
+ * A kiocb that stands for the span call on @file, for circbuf_lock_io() and
+ * circbuf_nowait(): IOCB_NOWAIT when the call must not sleep (@nowait, an
+ * io_uring issue that would rather go to io-wq).
+ */
+static void circbuf_span_kiocb(struct kiocb *kiocb, struct file *file,
+			       bool nowait)
+{
+	init_sync_kiocb(kiocb, file);
+	if (nowait)
+		kiocb->ki_flags |= IOCB_NOWAIT;
+}
+
 static long circbuf_rx_acquire(struct circbuf_dev *cb, struct file *file,
-			       struct circbuf_span *sp)
+			       struct circbuf_span *sp, bool nowait)
 {
 	struct circbuf_side *h = &cb->side[CIRCBUF_TO_USER];
 	size_t want = sp->len ? sp->len : 1, avail;
@@ -99,7 +112,7 @@ static long circbuf_rx_acquire(struct circbuf_dev *cb, struct file *file,
 	bool packet;
 	int err;
 
-	init_sync_kiocb(&kiocb, file);
+	circbuf_span_kiocb(&kiocb, file, nowait);
 	err = circbuf_lock_io(cb, CIRCBUF_TO_USER, &kiocb);
 	if (err)
 		return err;
@@ -143,7 +156,7 @@ out_unlock:
 }
 
 static long circbuf_tx_acquire(struct circbuf_dev *cb, struct file *file,
-			       struct circbuf_span *sp)
+			       struct circbuf_span *sp, bool nowait)
 {
 	struct circbuf_side *h = &cb->side[CIRCBUF_TO_RING];
 	size_t want = sp->len ? sp->len : 1, space;
@@ -153,7 +166,7 @@ static long circbuf_tx_acquire(struct circbuf_dev *cb, struct file *file,
 	/* A packet is what one write() stores: no span makes one. */
 	if (file->f_flags & O_DIRECT)
 		return -EINVAL;
-	init_sync_kiocb(&kiocb, file);
+	circbuf_span_kiocb(&kiocb, file, nowait);
 	err = circbuf_lock_io(cb, CIRCBUF_TO_RING, &kiocb);
 	if (err)
 		return err;
@@ -186,15 +199,17 @@ out_unlock:
 
 /*
  * Take direction @dir's lock for the holder's RELEASE or COMMIT of @n
- * bytes: -EINVAL unless @file holds a span of at least @n bytes.
+ * bytes: -EINVAL unless @file holds a span of at least @n bytes; -EAGAIN
+ * if the lock is taken and the call must not sleep (@nowait).
  */
 static int circbuf_span_lock(struct circbuf_dev *cb, enum circbuf_dir dir,
-			     struct file *file, u64 n)
+			     struct file *file, u64 n, bool nowait)
 {
 	struct circbuf_side *h = &cb->side[dir];
+	struct mutex *lock = circbuf_side_lock(cb, dir);
 
-	if (mutex_lock_interruptible(circbuf_side_lock(cb, dir)))
-		return -ERESTARTSYS;
+	if (nowait ? !mutex_trylock(lock) : mutex_lock_interruptible(lock))
+		return nowait ? -EAGAIN : -ERESTARTSYS;
 	if (READ_ONCE(h->holder) != file || n > h->held) {
 		circbuf_unlock_io(cb, dir);
 		return -EINVAL;
@@ -203,13 +218,13 @@ static int circbuf_span_lock(struct circbuf_dev *cb, enum circbuf_dir dir,
 }
 
 static long circbuf_rx_release(struct circbuf_dev *cb, struct file *file,
-			       u64 n)
+			       u64 n, bool nowait)
 {
 	const struct circbuf_pkt *p;
 	bool packet;
 	int err;
 
-	err = circbuf_span_lock(cb, CIRCBUF_TO_USER, file, n);
+	err = circbuf_span_lock(cb, CIRCBUF_TO_USER, file, n, nowait);
 	if (err)
 		return err;
 	/* Readable first, then the packets: see circbuf_pkts_peek(). */
@@ -233,11 +248,11 @@ static long circbuf_rx_release(struct circbuf_dev *cb, struct file *file,
 }
 
 static long circbuf_tx_commit(struct circbuf_dev *cb, struct file *file,
-			      u64 n)
+			      u64 n, bool nowait)
 {
 	int err;
 
-	err = circbuf_span_lock(cb, CIRCBUF_TO_RING, file, n);
+	err = circbuf_span_lock(cb, CIRCBUF_TO_RING, file, n, nowait);
 	if (err)
 		return err;
 	if (n)
@@ -253,17 +268,19 @@ static long circbuf_tx_commit(struct circbuf_dev *cb, struct file *file,
 }
 
 /**
- * circbuf_span_ioctl() - CIRCBUF_RX_ACQUIRE, _RX_RELEASE, _TX_ACQUIRE and
- * _TX_COMMIT on @file of ring @cb
+ * circbuf_span_cmd() - CIRCBUF_RX_ACQUIRE, _RX_RELEASE, _TX_ACQUIRE or
+ * _TX_COMMIT on @file of ring @cb, by ioctl or by io_uring
  * @cb:		the ring
  * @file:	the caller's file
  * @cmd:	one of the four
  * @argp:	the caller's struct circbuf_span
+ * @nowait:	fail with -EAGAIN rather than sleep, for any reason (an
+ *		io_uring issue that io-wq retries)
  *
  * Return: 0, or a negative errno (see the uapi header).
  */
-long circbuf_span_ioctl(struct circbuf_dev *cb, struct file *file,
-			unsigned int cmd, void __user *argp)
+long circbuf_span_cmd(struct circbuf_dev *cb, struct file *file,
+		      unsigned int cmd, void __user *argp, bool nowait)
 {
 	bool rx = cmd == CIRCBUF_RX_ACQUIRE || cmd == CIRCBUF_RX_RELEASE;
 	struct circbuf_span sp;
@@ -278,15 +295,15 @@ long circbuf_span_ioctl(struct circbuf_dev *cb, struct file *file,
 
 	switch (cmd) {
 	case CIRCBUF_RX_ACQUIRE:
-		ret = circbuf_rx_acquire(cb, file, &sp);
+		ret = circbuf_rx_acquire(cb, file, &sp, nowait);
 		break;
 	case CIRCBUF_TX_ACQUIRE:
-		ret = circbuf_tx_acquire(cb, file, &sp);
+		ret = circbuf_tx_acquire(cb, file, &sp, nowait);
 		break;
 	case CIRCBUF_RX_RELEASE:
-		return circbuf_rx_release(cb, file, sp.len);
+		return circbuf_rx_release(cb, file, sp.len, nowait);
 	default:
-		return circbuf_tx_commit(cb, file, sp.len);
+		return circbuf_tx_commit(cb, file, sp.len, nowait);
 	}
 	if (ret)
 		return ret;

@@ -177,17 +177,28 @@ struct circbuf_span {
 
 /**
  * struct circbuf_uring_cmd - payload of an IORING_OP_URING_CMD request
- * @stats_addr:	user address of a struct circbuf_stats to fill
+ * @addr:	user address of the command's argument: the struct
+ *		circbuf_stats to fill (CIRCBUF_GET_STATS) or the struct
+ *		circbuf_span (the span commands)
+ * @stats_addr:	the same, by its first name
  * @reserved:	must be zero
  *
- * An event loop can ask for the stats without a blocking ioctl: submit
- * IORING_OP_URING_CMD on a file of the device with sqe->cmd_op set to
- * CIRCBUF_GET_STATS and this structure in the SQE's 16-byte command area
- * (sqe->cmd); cqe->res is 0, -EFAULT for a bad @stats_addr, -EINVAL for a
- * nonzero @reserved, or -ENOTTY for another cmd_op.
+ * An event loop can give the ring commands without a blocking ioctl:
+ * submit IORING_OP_URING_CMD on a file of the device with sqe->cmd_op set
+ * to CIRCBUF_GET_STATS, CIRCBUF_RX_ACQUIRE, CIRCBUF_RX_RELEASE,
+ * CIRCBUF_TX_ACQUIRE or CIRCBUF_TX_COMMIT and this structure in the SQE's
+ * 16-byte command area (sqe->cmd). The command does what its ioctl does,
+ * with the same errors, and completes with cqe->res 0 or -errno (-EINVAL
+ * for a nonzero @reserved, -ENOTTY for another cmd_op). CIRCBUF_GET_STATS
+ * completes inline. An ACQUIRE that has to wait does so in one of
+ * io_uring's io-wq workers, not in the submitter; with O_NONBLOCK it
+ * completes with -EAGAIN instead, and a cancel interrupts it (-EINTR).
  */
 struct circbuf_uring_cmd {
-	__u64 stats_addr;
+	union {
+		__u64 addr;
+		__u64 stats_addr;
+	};
 	__u64 reserved;
 };
 

@@ -47,6 +47,7 @@ static_assert(offsetof(circbuf_stats, cpu_bytes) == 104);
 static_assert(offsetof(circbuf_stats, flags) == 112);
 static_assert(offsetof(circbuf_stats, bytes_discarded) == 120);
 static_assert(offsetof(circbuf_uring_cmd, stats_addr) == 0);
+static_assert(offsetof(circbuf_uring_cmd, addr) == 0);
 static_assert(offsetof(circbuf_uring_cmd, reserved) == 8);
 static_assert(offsetof(circbuf_ctl_add, capacity) == 0);
 static_assert(offsetof(circbuf_ctl_add, number) == 8);

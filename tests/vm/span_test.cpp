@@ -6,6 +6,7 @@
 // ends by release, close or munmap; end of file, O_NONBLOCK, packets, and
 // every argument the calls refuse.
 #include "vm_test.h"
+#include "uring.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -34,6 +35,35 @@ SpanResult span_call(int fd, unsigned long cmd, uint64_t len)
 	r.span.len = len;
 	if (ioctl(fd, cmd, &r.span) != 0)
 		r.err = errno;
+	return r;
+}
+
+// Queues @cmd_op (a span command) on @ring for @fd as IORING_OP_URING_CMD,
+// with @sp as its argument (which must outlive the completion), and submits
+// it: whether the submission took it.
+bool submit_span_cmd(io_uring *ring, int fd, uint32_t cmd_op, circbuf_span *sp,
+		     uint64_t reserved = 0)
+{
+	io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe)
+		return false;
+	const circbuf_uring_cmd cmd = {reinterpret_cast<uintptr_t>(sp), reserved};
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, nullptr, 0, 0);
+	sqe->cmd_op = cmd_op;
+	std::memcpy(sqe->cmd, &cmd, sizeof(cmd));
+	io_uring_sqe_set_data64(sqe, cmd_op);
+	return io_uring_submit(ring) == 1;
+}
+
+// A span command by io_uring, waited for: the span and 0, or the errno.
+SpanResult uring_span_call(Ring &ring, int fd, uint32_t cmd_op, uint64_t len)
+{
+	SpanResult r;
+	r.span.len = len;
+	if (!submit_span_cmd(ring.get(), fd, cmd_op, &r.span))
+		r.err = EIO;
+	else
+		r.err = -ring.wait_res();
 	return r;
 }
 
@@ -241,6 +271,17 @@ TEST_F(CircbufSpan, ClosingTheHolderEndsItsSpanWithNothingConsumed)
 	EXPECT_EQ(sys_read(rw_.get(), buf, sizeof(buf)), ok(3)) << "the span outlived its file";
 }
 
+TEST_F(CircbufSpan, ClosingTheTxHolderEndsItsSpanWithNothingPublished)
+{
+	Fd holder = open_device(O_WRONLY | O_NONBLOCK);
+	ASSERT_TRUE(holder.ok()) << std::strerror(errno);
+	ASSERT_EQ(span_call(holder.get(), CIRCBUF_TX_ACQUIRE, 1).err, 0);
+	ASSERT_EQ(sys_write(rw_.get(), "a", 1), err(EAGAIN));
+	holder.reset();
+	EXPECT_EQ(sys_write(rw_.get(), "a", 1), ok(1)) << "the span outlived its file";
+	EXPECT_EQ(get_stats(rw_.get()).used, 1u) << "closing published bytes";
+}
+
 TEST_F(CircbufSpan, UnmappingEndsTheSpanWithNothingConsumed)
 {
 	ASSERT_EQ(sys_write(rw_.get(), "abc", 3), ok(3));
@@ -362,6 +403,92 @@ TEST_F(CircbufSpan, SpanThatCannotBeToldIsNotHeld)
 	EXPECT_EQ(ioctl(rw_.get(), CIRCBUF_TX_ACQUIRE, ro.data()), -1);
 	EXPECT_EQ(errno, EFAULT);
 	EXPECT_EQ(span_call(rw_.get(), CIRCBUF_TX_COMMIT, 0).err, EINVAL) << "an untold span is held";
+}
+
+TEST_F(CircbufSpan, UringRxAcquireWaitsOutsideTheSubmitterAndCompletesWhenDataArrives)
+{
+	Fd r = open_device(O_RDONLY);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	circbuf_span sp{};
+	const auto t0 = Clock::now();
+	ASSERT_TRUE(submit_span_cmd(ring.get(), r.get(), CIRCBUF_RX_ACQUIRE, &sp));
+	EXPECT_LT(Clock::now() - t0, kBlockProof) << "the submission waited for data";
+	EXPECT_EQ(ring.wait_res({0, 200'000'000}), -ETIME) << "completed on an empty ring";
+	ASSERT_EQ(sys_write(rw_.get(), "hello", 5), ok(5));
+	ASSERT_EQ(ring.wait_res(), 0);
+	EXPECT_EQ(sp.len, 5u);
+	const circbuf_stats before = get_stats(rw_.get());
+	EXPECT_EQ(uring_span_call(ring, r.get(), CIRCBUF_RX_RELEASE, 5).err, 0);
+	const circbuf_stats after = get_stats(rw_.get());
+	EXPECT_EQ(after.used, 0u);
+	EXPECT_EQ(after.bytes_read, before.bytes_read + 5);
+}
+
+TEST_F(CircbufSpan, UringTxAcquireAndCommitPublishWhatWasWrittenInTheMapping)
+{
+	const size_t start = cap_ - 2;
+	ASSERT_TRUE(cycle_bytes(rw_.get(), start));
+	Mapping m(rw_.get(), 2 * cap_, PROT_READ | PROT_WRITE);
+	ASSERT_TRUE(m.ok()) << std::strerror(m.error());
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	const SpanResult r = uring_span_call(ring, rw_.get(), CIRCBUF_TX_ACQUIRE, 6);
+	ASSERT_EQ(r.err, 0) << std::strerror(r.err);
+	EXPECT_EQ(r.span.offset, start);
+	std::memcpy(m.data() + r.span.offset, "abcdef", 6);
+	ASSERT_EQ(uring_span_call(ring, rw_.get(), CIRCBUF_TX_COMMIT, 6).err, 0);
+	EXPECT_TRUE(same_bytes(read_bytes(rw_.get(), 6), {'a', 'b', 'c', 'd', 'e', 'f'}));
+}
+
+TEST_F(CircbufSpan, UringRxAcquireOnANonblockingFileIsEagain)
+{
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	EXPECT_EQ(uring_span_call(ring, rw_.get(), CIRCBUF_RX_ACQUIRE, 0).err, EAGAIN);
+}
+
+TEST_F(CircbufSpan, UringSpanCommandWithNonzeroReservedIsEinval)
+{
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	circbuf_span sp{};
+	ASSERT_TRUE(submit_span_cmd(ring.get(), rw_.get(), CIRCBUF_TX_ACQUIRE, &sp, 1));
+	EXPECT_EQ(ring.wait_res(), -EINVAL);
+	EXPECT_EQ(span_call(rw_.get(), CIRCBUF_TX_COMMIT, 0).err, EINVAL) << "a refused command took a span";
+}
+
+TEST_F(CircbufSpan, CancelledUringRxAcquireEndsWithoutHoldingASpan)
+{
+	Fd r = open_device(O_RDONLY);
+	ASSERT_TRUE(r.ok()) << std::strerror(errno);
+	Ring ring;
+	ASSERT_TRUE(ring.ok());
+	circbuf_span sp{};
+	ASSERT_TRUE(submit_span_cmd(ring.get(), r.get(), CIRCBUF_RX_ACQUIRE, &sp));
+	ASSERT_EQ(ring.wait_res({0, 200'000'000}), -ETIME);
+	io_uring_sqe *sqe = io_uring_get_sqe(ring.get());
+	ASSERT_NE(sqe, nullptr);
+	io_uring_prep_cancel64(sqe, CIRCBUF_RX_ACQUIRE, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	ASSERT_EQ(io_uring_submit(ring.get()), 1);
+	// Two completions, the cancel's and the command's, in either order.
+	for (int i = 0; i < 2; i++) {
+		io_uring_cqe *cqe = nullptr;
+		__kernel_timespec ts = {5, 0};
+		ASSERT_EQ(io_uring_wait_cqe_timeout(ring.get(), &cqe, &ts), 0) << "completion " << i;
+		if (io_uring_cqe_get_data64(cqe) == CIRCBUF_RX_ACQUIRE)
+			EXPECT_TRUE(cqe->res == -EINTR || cqe->res == -ECANCELED)
+				<< strerrorname_np(-cqe->res);
+		else  // EALREADY: found running in a worker, and interrupted
+			EXPECT_TRUE(cqe->res == 0 || cqe->res == -EALREADY)
+				<< "the cancel: " << strerrorname_np(-cqe->res);
+		io_uring_cqe_seen(ring.get(), cqe);
+	}
+	ASSERT_EQ(sys_write(rw_.get(), "x", 1), ok(1));
+	char c;
+	EXPECT_EQ(sys_read(rw_.get(), &c, 1), ok(1)) << "the cancelled RX_ACQUIRE holds a span";
 }
 
 }  // namespace
