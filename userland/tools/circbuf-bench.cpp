@@ -56,6 +56,16 @@ const char *kAbout =
 	"ring of --qd provided buffers of a block each: one request, a\n"
 	"completion per read, in stream order. Its producer uses read/write, or\n"
 	"with --fixed-buffers the 'uring' producer's linked WRITE_FIXED chains.\n"
+	"'mmap' maps the ring (twice its capacity, a multiple of the page\n"
+	"size) and moves no byte through the kernel: the producer takes free\n"
+	"space with CIRCBUF_TX_ACQUIRE, writes whole blocks into the mapping and\n"
+	"publishes them with CIRCBUF_TX_COMMIT; the consumer takes the readable\n"
+	"bytes with CIRCBUF_RX_ACQUIRE, checks them in the mapping and consumes\n"
+	"them with CIRCBUF_RX_RELEASE. The producer waits for room for a block\n"
+	"(as write(2) of it would) and fills all the room it gets; each span\n"
+	"moves at most an eighth of the ring, so that both ends work at once:\n"
+	"blocks smaller than that go several at a time, larger ones in pieces. It\n"
+	"applies to circbuf targets only: a pipe is not measured with it.\n"
 	"\n"
 	"Each measurement ends when the producers have written --bytes or after\n"
 	"--duration, whichever comes first; the producers then close their files\n"
@@ -111,7 +121,7 @@ Options parse_options(int argc, char **argv)
 		 "comma-separated targets: circbuf, pipe or a path\n(default circbuf)",
 		 targets);
 	p.string("engine", "LIST",
-		 "comma-separated engines: sync, uring, mixed,\nmultishot (default sync)", engines);
+		 "comma-separated engines: sync, uring, mixed,\nmultishot, mmap (default sync)", engines);
 	p.string("bs", "LIST",
 		 "comma-separated block sizes, e.g. 64,4K,64K,1M\n"
 		 "(default 4K; at most 64M)",
@@ -175,8 +185,9 @@ Options parse_options(int argc, char **argv)
 		o.targets.push_back(t);
 	}
 	for (auto &e : split_list(engines)) {
-		if (e != "sync" && e != "uring" && e != "mixed" && e != "multishot")
-			p.usage_error("bad engine '" + e + "': expected sync, uring, mixed or multishot");
+		if (e != "sync" && e != "uring" && e != "mixed" && e != "multishot" && e != "mmap")
+			p.usage_error("bad engine '" + e +
+				      "': expected sync, uring, mixed, multishot or mmap");
 		o.engines.push_back(e);
 	}
 	if (sweep) {
@@ -202,6 +213,12 @@ Options parse_options(int argc, char **argv)
 	if (o.pingpong && o.trips == 0)
 		p.usage_error("--trips must be positive");
 	const bool multishot = std::find(o.engines.begin(), o.engines.end(), "multishot") != o.engines.end();
+	const bool mapped = std::find(o.engines.begin(), o.engines.end(), "mmap") != o.engines.end();
+	if (mapped && o.pingpong)
+		p.usage_error("--engine=mmap moves a stream; it does not apply to --pingpong");
+	if (mapped && std::none_of(o.targets.begin(), o.targets.end(),
+				   [](const std::string &t) { return t != "pipe"; }))
+		p.usage_error("--engine=mmap maps a circbuf ring: it needs a target besides pipe");
 	if (multishot && o.pingpong)
 		p.usage_error("--engine=multishot reads a stream; it does not apply to --pingpong");
 	if (multishot && !multishot_supported()) {
@@ -290,37 +307,45 @@ int main(int argc, char **argv)
 	Reference ref{size_t(max_bs)};
 	bool tty = ::isatty(STDERR_FILENO);
 
+	// The (target, engine) pairs measured: all but a pipe with the mmap
+	// engine, which maps a circbuf ring.
+	std::vector<std::pair<const Target *, std::string>> pairs;
+	for (const auto &t : targets)
+		for (const auto &e : o.engines)
+			if (e != "mmap" || !t.path.empty())
+				pairs.emplace_back(&t, e);
+
 	std::vector<Row> rows;
 	for (auto bs : o.block_sizes)
-		for (const auto &t : targets)
-			for (const auto &e : o.engines) {
-				Row r;
-				r.mode = o.pingpong ? "pingpong" : "stream";
-				r.target = t.name;
-				// --reply: the circbuf target's round trip is two rings.
-				if (o.pingpong && !o.reply.empty() && t.path == o.device)
-					r.target += "+" + o.reply.substr(o.reply.rfind('/') + 1);
-				r.engine = e;
-				r.bs = bs;
-				r.qd = e == "sync" ? 1 : o.qd;
-				if (e != "sync")
-					r.options = uring_options(o);
-				r.producers = o.producers;
-				r.consumers = o.consumers;
-				r.verify = !o.verify ? "off"
-					   : (o.pingpong || (o.producers == 1 && o.consumers == 1))
-						   ? "pattern"
-						   : "count";
-				rows.push_back(std::move(r));
-			}
+		for (const auto &[tp, e] : pairs) {
+			const Target &t = *tp;
+			Row r;
+			r.mode = o.pingpong ? "pingpong" : "stream";
+			r.target = t.name;
+			// --reply: the circbuf target's round trip is two rings.
+			if (o.pingpong && !o.reply.empty() && t.path == o.device)
+				r.target += "+" + o.reply.substr(o.reply.rfind('/') + 1);
+			r.engine = e;
+			r.bs = bs;
+			r.qd = e == "sync" || e == "mmap" ? 1 : o.qd;
+			if (e != "sync" && e != "mmap")
+				r.options = uring_options(o);
+			r.producers = o.producers;
+			r.consumers = o.consumers;
+			r.verify = !o.verify ? "off"
+				   : (o.pingpong || (o.producers == 1 && o.consumers == 1))
+					   ? "pattern"
+					   : "count";
+			rows.push_back(std::move(r));
+		}
 
-	size_t per_bs = targets.size() * o.engines.size();
+	size_t per_bs = pairs.size();
 	size_t total = rows.size() * o.rounds, done = 0;
 	for (size_t b = 0; b < o.block_sizes.size(); b++)
 		for (std::uint64_t round = 0; round < o.rounds; round++)
 			for (size_t k = 0; k < per_bs; k++) {
 				Row &r = rows[b * per_bs + k];
-				const Target &t = targets[k / o.engines.size()];
+				const Target &t = *pairs[k].first;
 				if (tty)
 					std::fprintf(stderr, "\r\033[K[%zu/%zu] %s %s %s round %llu/%llu",
 						     ++done, total, r.target.c_str(), r.engine.c_str(),

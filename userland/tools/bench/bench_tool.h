@@ -297,9 +297,11 @@ void make_pipe(std::uint64_t size, unique_fd &rd, unique_fd &wr, std::uint64_t *
 
 // The files of target @t for @writers producers and @readers consumers (a
 // pipe of @pipe_size bytes for "pipe"); what the target held before is
-// drained, and its byte count stored in @drained.
+// drained, and its byte count stored in @drained. The writers' files are
+// open with @writer_mode: O_RDWR for one that maps the ring, as mmap()
+// needs a file open for reading.
 Endpoints open_target(const Target &t, std::uint64_t pipe_size, size_t writers,
-		      size_t readers, std::uint64_t *drained);
+		      size_t readers, std::uint64_t *drained, int writer_mode = O_WRONLY);
 
 // ---- one measurement ----
 
@@ -361,6 +363,11 @@ Sample time_run(Run &run, double duration, bool uring);
 // IORING_OP_READ_MULTISHOT (6.7 and later), and the consumer that uses it.
 bool multishot_supported();
 void multishot_consumer(Run &run, unique_fd fd);
+
+// The mmap engine (mapped.cpp): a producer and a consumer that work in the
+// mapped ring in place, through the span protocol.
+void mmap_producer(Run &run, unique_fd fd, std::uint64_t quota);
+void mmap_consumer(Run &run, unique_fd fd);
 
 // One throughput measurement of @engine on @t in blocks of @bs.
 Sample measure_stream(const Options &o, const Target &t, const std::string &engine,

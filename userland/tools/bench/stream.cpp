@@ -178,7 +178,9 @@ Sample measure_stream(const Options &o, const Target &t, const std::string &engi
 		      std::uint64_t &capacity, std::uint64_t &drained)
 {
 	std::string what = t.name + " " + engine + " " + format_block_size(bs);
-	Endpoints ep = open_target(t, pipe_size, o.producers, o.consumers, &drained);
+	const bool mapped = engine == "mmap";
+	Endpoints ep = open_target(t, pipe_size, o.producers, o.consumers, &drained,
+				   mapped ? O_RDWR : O_WRONLY);
 	capacity = ep.capacity;
 	bool pattern = o.verify && o.producers == 1 && o.consumers == 1;
 	size_t nthreads = o.producers + o.consumers;
@@ -195,14 +197,15 @@ Sample measure_stream(const Options &o, const Target &t, const std::string &engi
 	std::uint64_t share = o.bytes / o.producers;
 	std::vector<std::thread> threads;
 	auto consumer = engine == "multishot" ? multishot_consumer
+			: mapped	      ? mmap_consumer
 			: uring_cons	      ? uring_consumer
 					      : sync_consumer;
+	auto producer = mapped ? mmap_producer : uring_prod ? uring_producer : sync_producer;
 	for (size_t i = 0; i < o.consumers; i++)
 		threads.emplace_back(consumer, std::ref(run), std::move(ep.readers[i]));
 	for (size_t i = 0; i < o.producers; i++) {
 		std::uint64_t quota = share + (i == 0 ? o.bytes % o.producers : 0);
-		threads.emplace_back(uring_prod ? uring_producer : sync_producer,
-				     std::ref(run), std::move(ep.writers[i]), quota);
+		threads.emplace_back(producer, std::ref(run), std::move(ep.writers[i]), quota);
 	}
 	Sample s = time_run(run, o.duration, uring_prod || uring_cons || engine == "multishot");
 	for (auto &th : threads)

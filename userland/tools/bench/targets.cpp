@@ -71,7 +71,7 @@ void make_pipe(std::uint64_t size, unique_fd &rd, unique_fd &wr, std::uint64_t *
 }
 
 Endpoints open_target(const Target &t, std::uint64_t pipe_size, size_t writers,
-		      size_t readers, std::uint64_t *drained)
+		      size_t readers, std::uint64_t *drained, int writer_mode)
 {
 	Endpoints ep;
 	if (t.path.empty()) {
@@ -94,7 +94,7 @@ Endpoints open_target(const Target &t, std::uint64_t pipe_size, size_t writers,
 		ep.readers.push_back(std::move(*fd));
 	}
 	for (size_t i = 0; i < writers; i++) {
-		auto fd = open_fd(t.path.c_str(), O_WRONLY);
+		auto fd = open_fd(t.path.c_str(), writer_mode);
 		if (!fd)
 			die_errno("open " + t.path + " for writing", fd.error().value());
 		ep.writers.push_back(std::move(*fd));
