@@ -55,6 +55,14 @@ Options parse_options(int argc, char **argv, OptionParser &p)
 	p.uint("byte-writers", "of the writers, how many write their records in\n"
 			       "byte mode (packets mode; default 0)",
 	       o.byte_writers);
+	p.uint("mapped-writers", "of the writers, how many write their records in\n"
+				 "place in the mapped ring: CIRCBUF_TX_ACQUIRE and\n"
+				 "_TX_COMMIT (records mode; default 0)",
+	       o.mapped_writers);
+	p.uint("mapped-readers", "of the readers, how many check the records in place\n"
+				 "in the mapped ring: CIRCBUF_RX_ACQUIRE and\n"
+				 "_RX_RELEASE (records mode; default 0)",
+	       o.mapped_readers);
 	p.size("record-size", "bytes per record, 32..4096 and at most the\n"
 			      "capacity (default 64; records mode)",
 	       o.record_size);
@@ -72,6 +80,10 @@ Options parse_options(int argc, char **argv, OptionParser &p)
 		p.usage_error("--record-size must be 32..4096");
 	if (o.byte_writers > o.writers || (o.byte_writers && o.mode != "packets"))
 		p.usage_error("--byte-writers needs --mode=packets and at most --writers");
+	if (o.mapped_writers > o.writers || o.mapped_readers > o.readers ||
+	    ((o.mapped_writers || o.mapped_readers) && o.mode != "records"))
+		p.usage_error("--mapped-writers and --mapped-readers need --mode=records and "
+			      "at most --writers and --readers");
 	if (o.stall_timeout <= 0)
 		p.usage_error("--stall-timeout must be positive");
 	return o;
@@ -196,7 +208,10 @@ int main(int argc, char **argv)
 		"cutting a\nrecord (torn), each writer's records in order within "
 		"each reader, the records\nof each write together (split), "
 		"total bytes read == written. A reader resynchronises "
-		"after damaged data; corrupt counts damaged\nstretches.\n\n"
+		"after damaged data; corrupt counts damaged\nstretches. "
+		"--mapped-writers and --mapped-readers of them work in the\nmapped "
+		"ring instead, through the span protocol (circbuf(4)), checked the "
+		"same way.\n\n"
 		"random mode: writes and reads of random sizes from 1 byte to 3x "
 		"the capacity\n(at most 8 MiB) carrying random bytes. Checks: "
 		"total bytes and the count of\nevery byte value read == written; with "
@@ -276,7 +291,9 @@ int main(int argc, char **argv)
 	for (auto [fds, flags, n] : {std::tuple(&wfds, O_WRONLY, o.writers),
 				     std::tuple(&rfds, O_RDONLY, o.readers)}) {
 		for (std::uint64_t i = 0; i < n; i++) {
-			auto fd = open_fd(o.device.c_str(), flags);
+			// A mapping needs a readable file, also a writer's.
+			const bool rdwr = fds == &wfds && mapped_writer(sh, unsigned(i));
+			auto fd = open_fd(o.device.c_str(), rdwr ? O_RDWR : flags);
 			if (!fd) {
 				print_error(kTool, o.device, fd.error());
 				return 1;
@@ -300,9 +317,11 @@ int main(int argc, char **argv)
 	const auto reader = records ? record_reader : packets ? packet_reader : random_reader;
 	const auto writer = records ? record_writer : packets ? packet_writer : random_writer;
 	for (unsigned i = 0; i < o.readers; i++)
-		threads.emplace_back(reader, std::ref(sh), std::move(rfds[i]), i, std::ref(rres[i]));
+		threads.emplace_back(mapped_reader(sh, i) ? mapped_record_reader : reader,
+				     std::ref(sh), std::move(rfds[i]), i, std::ref(rres[i]));
 	for (unsigned i = 0; i < o.writers; i++)
-		threads.emplace_back(writer, std::ref(sh), std::move(wfds[i]), i, std::ref(wres[i]));
+		threads.emplace_back(mapped_writer(sh, i) ? mapped_record_writer : writer,
+				     std::ref(sh), std::move(wfds[i]), i, std::ref(wres[i]));
 
 	const auto start = Clock::now();
 	const auto deadline = start + std::chrono::duration<double>(o.duration);

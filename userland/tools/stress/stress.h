@@ -31,6 +31,7 @@ struct Options {
 	std::string mode = "records";
 	std::uint64_t record_size = 64;
 	std::uint64_t byte_writers = 0;
+	std::uint64_t mapped_writers = 0, mapped_readers = 0;
 	std::uint64_t seed = 1;
 	std::uint64_t capacity = 0; // 0: ask the device
 	double stall_timeout = 10;
@@ -102,5 +103,12 @@ void packet_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res);
 // Packets mode: writer @id writes in byte mode if it is one of the last
 // --byte-writers, else in packet mode (its file has O_DIRECT).
 bool byte_writer(const Shared &sh, unsigned id);
+
+// Records mode in the mapped ring (mapped.cpp): writer (reader) @id works
+// there if it is one of the last --mapped-writers (--mapped-readers).
+bool mapped_writer(const Shared &sh, unsigned id);
+bool mapped_reader(const Shared &sh, unsigned id);
+void mapped_record_writer(Shared &sh, unique_fd fd, unsigned id, WriterResult &res);
+void mapped_record_reader(Shared &sh, unique_fd fd, unsigned id, ReaderResult &res);
 
 } // namespace circbuf::stress
