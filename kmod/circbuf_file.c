@@ -691,32 +691,35 @@ static int circbuf_uring_cmd(struct io_uring_cmd *ioucmd,
 	struct circbuf_stats st;
 	u64 addr;
 
+	switch (ioucmd->cmd_op) {
+	case CIRCBUF_GET_STATS:
+	case CIRCBUF_RX_ACQUIRE:
+	case CIRCBUF_RX_RELEASE:
+	case CIRCBUF_TX_ACQUIRE:
+	case CIRCBUF_TX_COMMIT:
+		break;
+	default:
+		return -ENOTTY;
+	}
 	/* The command area is shared with user space: read it once. */
 	addr = READ_ONCE(cmd->addr);
 	if (READ_ONCE(cmd->reserved))
 		return -EINVAL;
 
-	switch (ioucmd->cmd_op) {
-	case CIRCBUF_GET_STATS:
+	if (ioucmd->cmd_op == CIRCBUF_GET_STATS) {
 		/* No lock to wait for: this completes inline, never in io-wq. */
 		circbuf_fill_stats(cb, &st);
 		return copy_to_user(u64_to_user_ptr(addr), &st, sizeof(st)) ?
 		       -EFAULT : 0;
-	case CIRCBUF_RX_ACQUIRE:
-	case CIRCBUF_RX_RELEASE:
-	case CIRCBUF_TX_ACQUIRE:
-	case CIRCBUF_TX_COMMIT:
-		/*
-		 * The issue from the submitter must not sleep: -EAGAIN sends
-		 * the command to an io-wq worker, which issues it again
-		 * without IO_URING_F_NONBLOCK and waits there, as the ioctl.
-		 */
-		return circbuf_span_cmd(cb, ioucmd->file, ioucmd->cmd_op,
-					u64_to_user_ptr(addr),
-					issue_flags & IO_URING_F_NONBLOCK);
-	default:
-		return -ENOTTY;
 	}
+	/*
+	 * The issue from the submitter must not sleep: -EAGAIN sends the
+	 * command to an io-wq worker, which issues it again without
+	 * IO_URING_F_NONBLOCK and waits there, as the ioctl does.
+	 */
+	return circbuf_span_cmd(cb, ioucmd->file, ioucmd->cmd_op,
+				u64_to_user_ptr(addr),
+				issue_flags & IO_URING_F_NONBLOCK);
 }
 
 const struct file_operations circbuf_fops = {

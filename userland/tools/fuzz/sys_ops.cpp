@@ -476,8 +476,11 @@ void Worker::op_ioctl_random()
 		    type == 0x66 /* f */ || type == 0x94 /* FICLONE */)
 			continue;
 		// The device's own commands have ops of their own; a resize
-		// would change what the workers check against.
-		if (cmd == CIRCBUF_GET_STATS || cmd == CIRCBUF_SET_CAPACITY)
+		// would change what the workers check against, and a span
+		// would hold a direction until its file closes.
+		if (cmd == CIRCBUF_GET_STATS || cmd == CIRCBUF_SET_CAPACITY ||
+		    cmd == CIRCBUF_RX_ACQUIRE || cmd == CIRCBUF_RX_RELEASE ||
+		    cmd == CIRCBUF_TX_ACQUIRE || cmd == CIRCBUF_TX_COMMIT)
 			continue;
 		break;
 	}

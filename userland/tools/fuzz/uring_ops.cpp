@@ -333,6 +333,10 @@ void Worker::op_uring_cmd()
 	switch (rnd(8)) {
 	case 0:
 		op = std::uint32_t(rng_.next());
+		// A span command would hold a direction until its file closes.
+		if (op == CIRCBUF_RX_ACQUIRE || op == CIRCBUF_RX_RELEASE ||
+		    op == CIRCBUF_TX_ACQUIRE || op == CIRCBUF_TX_COMMIT)
+			op = _IO(CIRCBUF_IOC_MAGIC, 0xff);
 		break;
 	case 1:
 		op = _IOW(CIRCBUF_IOC_MAGIC, 1, circbuf_stats);
