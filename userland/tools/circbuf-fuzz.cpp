@@ -5,7 +5,7 @@
 // Operations: open/close with every access mode and odd flags, read, write,
 // readv, writev, pread, lseek, mmap, splice, ioctl (CIRCBUF_GET_STATS,
 // FIONREAD, mis-sized and mis-directed encodings of CIRCBUF_GET_STATS, the
-// generic FIO* ioctls, random numbers), poll, ppoll, fcntl (O_NONBLOCK
+// generic FIO* ioctls, random numbers, the span commands), poll, ppoll, fcntl (O_NONBLOCK
 // toggling), and io_uring READ/WRITE/READV/WRITEV/READ_FIXED/WRITE_FIXED,
 // URING_CMD, POLL_ADD, ASYNC_CANCEL and ring teardown with requests in
 // flight. Sizes: 0, 1, PIPE_BUF-1..PIPE_BUF+1, capacity-1..capacity+1,
@@ -113,11 +113,11 @@ int main(int argc, char **argv)
 		"--duration\nseconds: open/close with every access mode and odd flags, "
 		"read/write/readv/\nwritev with sizes from 0 to SIZE_MAX, pread, lseek, "
 		"mmap, splice, ioctl\n(CIRCBUF_GET_STATS, FIONREAD, mis-encoded and random "
-		"commands), poll/ppoll,\nfcntl O_NONBLOCK toggling, and io_uring "
-		"READ/WRITE/READV/WRITEV/READ_FIXED/\nWRITE_FIXED/URING_CMD/POLL_ADD/"
-		"ASYNC_CANCEL and ring teardown, with bad\nbuffers (NULL, kernel and "
-		"non-canonical addresses, unmapped, PROT_NONE,\nPROT_READ, ending in a "
-		"guard page), while a signal thread interrupts the\nworkers (handler "
+		"commands, the span\ncommands), poll/ppoll, fcntl O_NONBLOCK toggling, and "
+		"io_uring READ/WRITE/\nREADV/WRITEV/READ_FIXED/WRITE_FIXED/URING_CMD/POLL_ADD/"
+		"ASYNC_CANCEL and ring\nteardown, with bad buffers (NULL, kernel and "
+		"non-canonical addresses,\nunmapped, PROT_NONE, PROT_READ, ending in a "
+		"guard page), while a signal\nthread interrupts the workers (handler "
 		"without SA_RESTART).\n\n"
 		"Every result is checked: counts never above the request or the "
 		"accessible\nbuffer, errno only from the set the operation may give, "

@@ -1,8 +1,9 @@
 // circbuf-fuzz's parts (see circbuf-fuzz.cpp for what it does): the
 // operation kinds, the options and the state the threads share, the worker,
 // and the final check. worker.cpp holds the worker's bookkeeping and its
-// loop, sys_ops.cpp its system-call operations, uring_ops.cpp its io_uring
-// ones, final_check.cpp the exact check of the device at the end.
+// loop, sys_ops.cpp its system-call operations, span_ops.cpp the span
+// protocol's, uring_ops.cpp its io_uring ones, final_check.cpp the exact
+// check of the device at the end.
 #pragma once
 
 #include <algorithm>
@@ -66,7 +67,7 @@ enum Kind : unsigned {
 	kSplice, kIoctlStats, kIoctlFionread, kIoctlMisencoded, kIoctlGeneric,
 	kIoctlRandom, kPoll, kPpoll, kFcntl, kUringRead, kUringWrite,
 	kUringReadv, kUringWritev, kUringReadFixed, kUringWriteFixed, kUringCmd,
-	kUringPoll, kUringCancel, kUringTeardown, kKinds
+	kUringPoll, kUringCancel, kUringTeardown, kSpan, kKinds
 };
 
 constexpr const char *kKindNames[kKinds] = {
@@ -75,7 +76,7 @@ constexpr const char *kKindNames[kKinds] = {
 	"ioctl-generic", "ioctl-random", "poll", "ppoll", "fcntl", "uring-read",
 	"uring-write", "uring-readv", "uring-writev", "uring-read-fixed",
 	"uring-write-fixed", "uring-cmd", "uring-poll", "uring-cancel",
-	"uring-teardown",
+	"uring-teardown", "span",
 };
 
 // Relative frequencies of the kinds.
@@ -87,6 +88,7 @@ constexpr unsigned kWeights[kKinds] = {
 	/* uring-read */ 5, /* uring-write */ 5, /* uring-readv */ 2,
 	/* uring-writev */ 2, /* read-fixed */ 2, /* write-fixed */ 2,
 	/* uring-cmd */ 3, /* uring-poll */ 1, /* cancel */ 2, /* teardown */ 1,
+	/* span */ 3,
 };
 
 using Hist = std::array<std::array<std::uint64_t, kErrSlots>, kKinds>;
@@ -258,6 +260,7 @@ private:
 	void op_ioctl_misencoded();
 	void op_ioctl_generic();
 	void op_ioctl_random();
+	void op_span();
 	void op_poll(bool ppoll_variant);
 	void op_fcntl();
 	void op_uring(Kind k);

@@ -324,6 +324,7 @@ void Worker::run()
 		case kIoctlMisencoded: op_ioctl_misencoded(); break;
 		case kIoctlGeneric: op_ioctl_generic(); break;
 		case kIoctlRandom: op_ioctl_random(); break;
+		case kSpan: op_span(); break;
 		case kPoll: op_poll(false); break;
 		case kPpoll: op_poll(true); break;
 		case kFcntl: op_fcntl(); break;
