@@ -199,6 +199,19 @@ TEST_F(CircbufSpan, SignalInterruptsAWaitingRxAcquireWithEintr)
 	EXPECT_EQ(acq.result().err, EINTR);
 }
 
+TEST_F(CircbufSpan, SignalInterruptsAWaitingTxAcquireWithEintr)
+{
+	ASSERT_EQ(sys_write(rw_.get(), "x", 1), ok(1));
+	Fd w = open_device(O_WRONLY);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
+	Background<SpanResult> acq([&] { return span_call(w.get(), CIRCBUF_TX_ACQUIRE, cap_); });
+	ASSERT_TRUE(wait_until_blocked(acq.tid(), SYS_ioctl)) << "TX_ACQUIRE of the capacity did not wait";
+	pthread_kill(acq.handle(), kInterruptSignal);
+	ASSERT_TRUE(acq.wait(kWakeTimeout)) << "TX_ACQUIRE not interrupted by a signal";
+	EXPECT_EQ(acq.result().err, EINTR);
+	EXPECT_EQ(span_call(w.get(), CIRCBUF_TX_COMMIT, 0).err, EINVAL) << "an interrupted ACQUIRE holds a span";
+}
+
 TEST_F(CircbufSpan, HeldSpanMakesAnotherReaderWaitUntilReleased)
 {
 	const std::vector<uint8_t> data = pattern(0, 100);
