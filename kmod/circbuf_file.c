@@ -324,13 +324,22 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 	if (ret)
 		return ret;
 
-	while (!circbuf_ring_readable(&cb->ring)) {
+	for (;;) {
+		/*
+		 * A span taken while this call slept (circbuf_span.c) holds
+		 * the direction: wait for its end as for data, also at end of
+		 * file, as the span may end with nothing consumed.
+		 */
+		bool held = circbuf_side_held(cb, CIRCBUF_TO_USER);
+
+		if (!held && circbuf_ring_readable(&cb->ring))
+			break;
 		/*
 		 * Acquire: pairs with the release in circbuf_release(). With
 		 * no writer left, whatever the last one stored is visible
 		 * now: look once more before calling it end of file.
 		 */
-		if (!smp_load_acquire(&cb->writers)) {
+		if (!held && !smp_load_acquire(&cb->writers)) {
 			if (circbuf_ring_readable(&cb->ring))
 				break;
 			circbuf_unlock_io(cb, CIRCBUF_TO_USER);
@@ -342,7 +351,8 @@ static ssize_t circbuf_read(struct circbuf_dev *cb, struct kiocb *iocb,
 		trace_circbuf_block(cb, CIRCBUF_TO_USER);
 		circbuf_spin_on_other(cb, CIRCBUF_TO_USER);
 		if (wait_event_interruptible_exclusive(cb->rd_wait,
-						       circbuf_readable(cb)))
+						       circbuf_readable(cb) &&
+						       !circbuf_side_held(cb, CIRCBUF_TO_USER)))
 			return -ERESTARTSYS;
 		/*
 		 * Not interruptible: an exclusive waiter that was woken owns
@@ -414,7 +424,12 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 
 		if (packets)
 			want = min(want, cb->atomic_max);
-		if (space && (!is_atomic || space >= want) &&
+		/*
+		 * A span taken while this call slept (circbuf_span.c) holds
+		 * the direction: wait for its end as for room.
+		 */
+		if (!circbuf_side_held(cb, CIRCBUF_TO_RING) && space &&
+		    (!is_atomic || space >= want) &&
 		    (!packets || circbuf_pkts_room(&cb->pkts))) {
 			ssize_t n = circbuf_move(cb, from, want, CIRCBUF_TO_RING,
 						 iocb->ki_flags & IOCB_NOWAIT,
@@ -456,7 +471,8 @@ static ssize_t circbuf_write(struct circbuf_dev *cb, struct kiocb *iocb,
 		trace_circbuf_block(cb, CIRCBUF_TO_RING);
 		circbuf_spin_on_other(cb, CIRCBUF_TO_RING);
 		err = wait_event_interruptible_exclusive(cb->wr_wait,
-							 circbuf_writable(cb));
+							 circbuf_writable(cb) &&
+							 !circbuf_side_held(cb, CIRCBUF_TO_RING));
 		/*
 		 * Not interruptible, as in circbuf_read(); after a signal too,
 		 * so that what was stored is counted and the wake-up passed on.

@@ -135,6 +135,17 @@ static inline int circbuf_lock_side(struct circbuf_dev *cb,
 	return mutex_trylock(&s->lock) ? 0 : -EAGAIN;
 }
 
+/*
+ * Whether a span holds direction @dir: a snapshot, exact under the
+ * direction's lock, where a span is taken and given back (a close or
+ * munmap may end one at any time, with no lock).
+ */
+static inline bool circbuf_side_held(struct circbuf_dev *cb,
+				     enum circbuf_dir dir)
+{
+	return READ_ONCE(cb->side[dir].holder);
+}
+
 /* Whether a file other than @file holds direction @dir's span. */
 static inline bool circbuf_held_by_other(struct circbuf_dev *cb,
 					 enum circbuf_dir dir,
@@ -218,7 +229,7 @@ static inline bool circbuf_side_busy(struct circbuf_dev *cb,
 	struct circbuf_side *s = circbuf_locker(cb, dir);
 
 	return (test_bit(CIRCBUF_SIDE_CONTENDED, &s->flags) &&
-		mutex_is_locked(&s->lock)) || READ_ONCE(cb->side[dir].holder);
+		mutex_is_locked(&s->lock)) || circbuf_side_held(cb, dir);
 }
 
 /*

@@ -272,6 +272,34 @@ TEST_F(CircbufSpan, HeldTxSpanMakesAnotherWriterWaitUntilCommitted)
 	EXPECT_EQ(writer.result(), ok(1));
 }
 
+TEST_F(CircbufSpan, WriterThatSleptForRoomWaitsForASpanTakenMeanwhile)
+{
+	// Full; a blocking writer sleeps for room. One byte is read (too
+	// little to wake it) and TX_ACQUIRE takes that byte; then enough is
+	// read to wake the writer, which must still wait for the span.
+	ASSERT_EQ(sys_write(rw_.get(), pattern(0, cap_).data(), cap_), ok(cap_));
+	Fd w = open_device(O_WRONLY);
+	ASSERT_TRUE(w.ok()) << std::strerror(errno);
+	Background<Io> writer([&] { return sys_write(w.get(), "0123456789", 10); });
+	ASSERT_TRUE(wait_until_blocked(writer.tid(), SYS_write));
+	ASSERT_EQ(read_bytes(rw_.get(), 1).size(), 1u);
+	Mapping m(rw_.get(), 2 * cap_, PROT_READ | PROT_WRITE);
+	ASSERT_TRUE(m.ok()) << std::strerror(m.error());
+	const SpanResult r = span_call(rw_.get(), CIRCBUF_TX_ACQUIRE, 1);
+	ASSERT_EQ(r.err, 0) << std::strerror(r.err);
+	ASSERT_EQ(r.span.len, 1u);
+	ASSERT_EQ(read_bytes(rw_.get(), cap_ - 1).size(), cap_ - 1);
+	std::this_thread::sleep_for(kBlockProof);
+	ASSERT_FALSE(writer.done()) << "the writer wrote into a held span";
+	m.data()[r.span.offset] = 'h';
+	ASSERT_EQ(span_call(rw_.get(), CIRCBUF_TX_COMMIT, 1).err, 0);
+	ASSERT_TRUE(writer.wait(kWakeTimeout)) << "the writer not woken by the span's end";
+	EXPECT_EQ(writer.result(), ok(10));
+	EXPECT_EQ(get_stats(rw_.get()).used, 11u);
+	const std::vector<uint8_t> got = read_bytes(rw_.get(), 11);
+	EXPECT_TRUE(same_bytes(got, {'h', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'}));
+}
+
 TEST_F(CircbufSpan, ClosingTheHolderEndsItsSpanWithNothingConsumed)
 {
 	ASSERT_EQ(sys_write(rw_.get(), "abc", 3), ok(3));

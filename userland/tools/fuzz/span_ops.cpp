@@ -75,8 +75,13 @@ void Worker::op_span()
 	const size_t want = asked.len ? size_t(asked.len) : 1;
 	const bool einval = want > sh_.capacity || (!rx && (fl & O_DIRECT));
 	if (r < 0) {
-		if (einval)
-			expect_errno(kSpan, r, e, {EINVAL}, what);
+		// The length is checked under the direction's lock, which
+		// comes first (a signal, or EAGAIN while another worker holds
+		// a span).
+		if (einval && f.nonblock)
+			expect_errno(kSpan, r, e, {EINVAL, EINTR, EAGAIN}, what);
+		else if (einval)
+			expect_errno(kSpan, r, e, {EINVAL, EINTR}, what);
 		else if (f.nonblock)
 			expect_errno(kSpan, r, e, {EAGAIN, EINTR}, what);
 		else
