@@ -614,7 +614,7 @@ static int circbuf_set_capacity(struct circbuf_dev *cb, u64 cap)
 	mutex_lock(&cb->map_lock);
 	if (atomic_read(&cb->maps) || READ_ONCE(cb->side[CIRCBUF_TO_USER].holder) ||
 	    READ_ONCE(cb->side[CIRCBUF_TO_RING].holder)) {
-		dev_info_ratelimited(circbuf_node(cb), "the capacity cannot change while the ring is mapped\n");
+		dev_info_ratelimited(circbuf_node(cb), "the capacity cannot change while the ring is mapped or a span of it is held\n");
 		err = -EBUSY;
 		goto err_unlock_map;
 	}
